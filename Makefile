@@ -1,0 +1,109 @@
+# raptor — build, dependencies, tests, demo and benchmarks (DESIGN.md §8).
+#   make deps    install the Debian packages that are missing (as root)
+#   make         build ./raptor
+#   make check   deps, build, unit tests plain and under ASan+UBSan, integration tests
+#   make demo    build and show raptor on the examples
+#   make bench   benchmarks; results in tests/bench/RESULTS.md
+
+VERSION := 0.1.0
+GIT_REV := $(shell git rev-parse --short HEAD 2>/dev/null)
+FULL_VERSION := $(VERSION)$(if $(GIT_REV),+g$(GIT_REV))
+
+CC ?= cc
+PKG_CONFIG ?= pkg-config
+PKGS := yaml-0.1 libgit2
+TEST_PKGS := cmocka jansson
+
+CPPFLAGS += -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L -DRAPTOR_VERSION='"$(FULL_VERSION)"' -Ireconciler
+CFLAGS ?= -O2 -g
+CFLAGS += -std=c11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -MMD -MP
+PKG_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS = $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
+TEST_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(TEST_PKGS) 2>/dev/null)
+TEST_LIBS = $(shell $(PKG_CONFIG) --libs $(TEST_PKGS) 2>/dev/null)
+SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+
+SRCS := $(wildcard reconciler/*.c)
+LIB_SRCS := $(filter-out reconciler/raptor.c,$(SRCS))
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+
+# two flavours of every object: build/plain and build/asan
+objs = $(patsubst reconciler/%.c,build/$(1)/%.o,$(2))
+PLAIN_LIB := $(call objs,plain,$(LIB_SRCS))
+ASAN_LIB := $(call objs,asan,$(LIB_SRCS))
+PLAIN_TESTS := $(patsubst tests/unit/%.c,build/plain/tests/%,$(UNIT_SRCS))
+ASAN_TESTS := $(patsubst tests/unit/%.c,build/asan/tests/%,$(UNIT_SRCS))
+
+DEBS := build-essential pkg-config libyaml-dev libgit2-dev libcurl4-openssl-dev libxml2-dev \
+	libjansson-dev libcmocka-dev supervisor nginx-light python3 git
+
+.PHONY: all deps check unit unit-asan integration demo bench format clean
+.DELETE_ON_ERROR:
+
+all: raptor
+
+raptor: build/plain/raptor
+	cp $< $@
+
+build/plain/raptor: build/plain/raptor.o $(PLAIN_LIB)
+	$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS)
+
+build/asan/raptor: build/asan/raptor.o $(ASAN_LIB)
+	$(CC) $(CFLAGS) $(SAN_FLAGS) -o $@ $^ $(PKG_LIBS)
+
+build/plain/%.o: reconciler/%.c | build/plain
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(PKG_CFLAGS) -c -o $@ $<
+
+build/asan/%.o: reconciler/%.c | build/asan
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(SAN_FLAGS) -O1 $(PKG_CFLAGS) -c -o $@ $<
+
+build/plain/tests/%: tests/unit/%.c tests/unit/unit.h $(PLAIN_LIB) | build/plain/tests
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(PKG_CFLAGS) $(TEST_CFLAGS) -o $@ $< $(PLAIN_LIB) $(PKG_LIBS) $(TEST_LIBS)
+
+build/asan/tests/%: tests/unit/%.c tests/unit/unit.h $(ASAN_LIB) | build/asan/tests
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(SAN_FLAGS) -O1 $(PKG_CFLAGS) $(TEST_CFLAGS) -o $@ $< $(ASAN_LIB) $(PKG_LIBS) $(TEST_LIBS)
+
+build/plain build/asan build/plain/tests build/asan/tests:
+	mkdir -p $@
+
+# Installs only what is missing, non-interactively; never starts a service.
+deps:
+	@missing=""; \
+	for p in $(DEBS); do \
+		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || missing="$$missing $$p"; \
+	done; \
+	case "$$missing" in *nginx-light*) command -v nginx >/dev/null 2>&1 && missing=$$(echo "$$missing" | sed 's/ nginx-light//');; esac; \
+	if [ -z "$$missing" ]; then echo "deps: all present"; exit 0; fi; \
+	if [ "$$(id -u)" != 0 ]; then echo "make deps: missing:$$missing; run 'make deps' as root" >&2; exit 1; fi; \
+	echo "deps: installing$$missing"; \
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null
+
+unit: $(PLAIN_TESTS)
+	@set -e; for t in $(PLAIN_TESTS); do echo "== $$t"; (cd tests/unit && ../../$$t); done
+
+unit-asan: $(ASAN_TESTS)
+	@set -e; for t in $(ASAN_TESTS); do echo "== $$t (asan+ubsan)"; \
+		(cd tests/unit && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 ../../$$t); done
+
+integration: raptor build/asan/raptor
+	@RAPTOR=$(CURDIR)/build/asan/raptor bash tests/integration/run.sh
+
+check: deps
+	$(MAKE) all
+	$(MAKE) unit
+	$(MAKE) unit-asan
+	$(MAKE) integration
+
+demo: raptor
+	@bash tests/demo.sh
+
+bench: raptor
+	python3 tests/bench/bench_validate.py --raptor ./raptor
+
+format:
+	clang-format -i reconciler/*.[ch] tests/unit/*.[ch]
+
+clean:
+	rm -rf build raptor
+
+-include $(wildcard build/plain/*.d build/asan/*.d build/*/tests/*.d)

@@ -1,0 +1,76 @@
+/*
+ * `raptor validate`: read a desired state from a directory or a git ref,
+ * check it, and say so in one line — or list every error with its place.
+ * The same code path serves git hooks and CI, so it never touches a host.
+ */
+#include <stdio.h>
+
+#include "commands.h"
+#include "desired_load.h"
+#include "term.h"
+#include "banned.h"
+
+static void plural(FILE *f, size_t n, const char *one, const char *many)
+{
+	fprintf(f, "%zu %s", n, n == 1 ? one : many);
+}
+
+static void print_summary(FILE *f, const struct desired *d, const struct source *src)
+{
+	struct desired_counts c;
+
+	desired_count(d, &c);
+	fprintf(f, "%svalid%s: ", term_color(f, TERM_GREEN), term_color(f, TERM_RESET));
+	plural(f, c.squads, "squad", "squads");
+	fputs(", ", f);
+	plural(f, c.hosts, "host", "hosts");
+	fputs(", ", f);
+	plural(f, c.swarms, "swarm", "swarms");
+	fputs(" (", f);
+	plural(f, c.instances, "instance", "instances");
+	fputs("), ", f);
+	plural(f, c.pools, "pool", "pools");
+	fputs(" on ", f);
+	plural(f, c.balancers, "balancer", "balancers");
+	fputs(", from ", f);
+	plural(f, d->files, "file", "files");
+	if (src->commit)
+		fprintf(f, " at commit %s (%s %s)", src->commit, src->root, src->ref);
+	else
+		fprintf(f, " in %s", src->root);
+	fputc('\n', f);
+}
+
+int cmd_validate(struct cli_opts *o)
+{
+	struct error err = ERROR_INIT;
+	struct source src;
+	struct desired d;
+	struct diags diags;
+	int rc = 1;
+
+	diags_init(&diags, 0);
+	desired_init(&d);
+	if (source_open(&src, o->path, o->repo, o->ref, &err) < 0) {
+		fprintf(stderr, "raptor validate: %s\n", error_msg(&err));
+		goto cleanup;
+	}
+	desired_release(&d);
+	if (desired_load(&d, &src, &diags) < 0) {
+		diags_sort(&diags);
+		diags_print(&diags, stderr);
+		fprintf(stderr, "raptor validate: %s%zu error%s%s in %s\n",
+			term_color(stderr, TERM_RED), diags_count(&diags),
+			diags_count(&diags) == 1 ? "" : "s", term_color(stderr, TERM_RESET),
+			src.root);
+		goto cleanup;
+	}
+	print_summary(stdout, &d, &src);
+	rc = 0;
+cleanup:
+	desired_release(&d);
+	diags_release(&diags);
+	source_release(&src);
+	error_release(&err);
+	return rc;
+}

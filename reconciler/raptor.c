@@ -1,0 +1,109 @@
+/*
+ * raptor's entry point and its command table, in the manner of git.c: one
+ * row per subcommand with its synopsis and help, so `raptor --help`,
+ * `raptor help CMD` and dispatch all read the same place. Commands whose
+ * row has no function are planned but not built yet, and say so.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "commands.h"
+#include "banned.h"
+
+#ifndef RAPTOR_VERSION
+#define RAPTOR_VERSION "unknown"
+#endif
+
+static const struct command commands[] = {
+	{"validate", cmd_validate, CLI_SOURCE, "[PATH] [--repo REPO [--ref REF]]",
+	 "Check a desired state and summarise it; changes nothing.",
+	 "Reads every *.yaml and *.yml below PATH (default .), or the tree of REF (default HEAD)\n"
+	 "of the git repository REPO (bare ones too, without a checkout), and checks it\n"
+	 "against the rules of schema/desired-state.md. Prints a one-line summary on stdout\n"
+	 "and exits 0, or prints every error as path:line:col: message on stderr and exits 1.\n"},
+	{"status", NULL, CLI_SOURCE | CLI_JSON, "[PATH] [--repo REPO [--ref REF]] [--json]",
+	 "Show what every host of the fleet is running.", NULL},
+	{"plan", NULL, CLI_SOURCE | CLI_JSON,
+	 "[PATH] [--repo REPO [--ref REF]] [--json] [--detailed-exitcode] [--out PLANFILE]",
+	 "Show what apply would start, route and stop.", NULL},
+	{"apply", NULL, CLI_SOURCE, "[PATH] [--repo REPO [--ref REF]] [--yes] [PLANFILE]",
+	 "Bring the fleet to the desired state, make-before-break.", NULL},
+	{"reconcile", NULL, CLI_SOURCE, "[PATH] [--repo REPO [--ref REF]] --every DURATION [--once]",
+	 "Plan and apply in a loop, healing drift.", NULL},
+};
+
+#define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
+
+static const struct command *find_command(const char *name)
+{
+	for (size_t i = 0; i < NCOMMANDS; i++)
+		if (!strcmp(commands[i].name, name))
+			return &commands[i];
+	return NULL;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: raptor COMMAND [OPTIONS]\n\n"
+		   "raptor keeps a fleet of supervisord hosts in line with a desired state kept in git.\n\n"
+		   "commands:\n");
+	for (size_t i = 0; i < NCOMMANDS; i++)
+		fprintf(f, "  %-10s %s%s\n", commands[i].name, commands[i].summary,
+			commands[i].run ? "" : " (not built yet)");
+	fprintf(f, "\nraptor help COMMAND shows a command's options; raptor --version its version.\n");
+}
+
+static int help(int argc, char **argv)
+{
+	const struct command *cmd;
+
+	if (argc < 2) {
+		usage(stdout);
+		return 0;
+	}
+	cmd = find_command(argv[1]);
+	if (!cmd) {
+		fprintf(stderr, "raptor help: no command '%s'\n", argv[1]);
+		return 1;
+	}
+	cli_help(stdout, cmd);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	const struct command *cmd;
+	struct cli_opts o;
+	int rc;
+
+	if (argc < 2) {
+		usage(stderr);
+		return 1;
+	}
+	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))
+		return help(1, argv + 1);
+	if (!strcmp(argv[1], "help"))
+		return help(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "version")) {
+		printf("raptor %s\n", RAPTOR_VERSION);
+		return 0;
+	}
+	cmd = find_command(argv[1]);
+	if (!cmd) {
+		fprintf(stderr, "raptor: '%s' is not a command; see raptor --help\n", argv[1]);
+		return 1;
+	}
+	rc = cli_parse(&o, cmd, argc - 1, argv + 1);
+	if (rc) {
+		cli_release(&o);
+		return rc > 0 ? 0 : 1;
+	}
+	if (!cmd->run) {
+		fprintf(stderr, "raptor %s: not built yet; this release has: validate\n", cmd->name);
+		rc = 1;
+	} else {
+		rc = cmd->run(&o);
+	}
+	cli_release(&o);
+	return rc;
+}

@@ -1,0 +1,29 @@
+/*
+ * A string-keyed hash map (open addressing, FNV-1a). Keys are borrowed: the
+ * caller keeps them alive as long as the map, which is how the loader uses it
+ * (keys live in the model's arena).
+ */
+#ifndef RAPTOR_STRMAP_H
+#define RAPTOR_STRMAP_H
+
+#include <stddef.h>
+
+struct strmap_slot {
+	const char *key;
+	void *value;
+};
+
+struct strmap {
+	struct strmap_slot *slots;
+	size_t n, alloc; /* alloc is 0 or a power of two */
+};
+
+#define STRMAP_INIT {NULL, 0, 0}
+
+void *strmap_get(const struct strmap *m, const char *key);
+/* Inserts key -> value unless the key is present; returns the value now held
+ * for key, so `strmap_put(m, k, v) != v` means "k was already there". */
+void *strmap_put(struct strmap *m, const char *key, void *value);
+void strmap_release(struct strmap *m);
+
+#endif
