@@ -106,7 +106,8 @@ static void check_squads(struct desired *d, struct diags *diags)
 	struct strmap hosts = STRMAP_INIT;
 	struct buf what = BUF_INIT;
 
-	qsort(d->squads.v, d->squads.n, sizeof(*d->squads.v), squad_cmp);
+	if (d->squads.n > 1)
+		qsort(d->squads.v, d->squads.n, sizeof(*d->squads.v), squad_cmp);
 	for (size_t i = 0; i < d->squads.n; i++) {
 		struct squad *q = &d->squads.v[i];
 
@@ -149,7 +150,8 @@ static void check_balancers(struct desired *d)
 	static const char *const test[] = {"nginx", "-t"};
 	static const char *const reload[] = {"nginx", "-s", "reload"};
 
-	qsort(d->balancers.v, d->balancers.n, sizeof(*d->balancers.v), balancer_cmp);
+	if (d->balancers.n > 1)
+		qsort(d->balancers.v, d->balancers.n, sizeof(*d->balancers.v), balancer_cmp);
 	for (size_t i = 0; i < d->balancers.n; i++) {
 		default_argv(d, &d->balancers.v[i].test, test, 2);
 		default_argv(d, &d->balancers.v[i].reload, reload, 3);
@@ -212,7 +214,8 @@ static void check_swarm(struct desired *d, struct swarm *s, struct diags *diags)
 
 static void check_swarms(struct desired *d, struct diags *diags)
 {
-	qsort(d->swarms.v, d->swarms.n, sizeof(*d->swarms.v), swarm_cmp);
+	if (d->swarms.n > 1)
+		qsort(d->swarms.v, d->swarms.n, sizeof(*d->swarms.v), swarm_cmp);
 	for (size_t i = 0; i < d->swarms.n; i++) {
 		struct swarm *s = &d->swarms.v[i];
 

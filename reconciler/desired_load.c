@@ -776,7 +776,7 @@ static void parse_map(struct loader *lc, const struct ynode *node, const struct 
 			}
 			*at = pos_of(lc, k);
 		}
-		parse_value(lc, f, v, obj, merge && f->merge);
+		parse_value(lc, f, v, obj, merge || f->merge);
 		if (f->pos_off)
 			*(struct pos *)((char *)obj + f->pos_off) = pos_of(lc, v);
 	}
@@ -1028,7 +1028,8 @@ static void read_env(struct loader *lc, const struct ynode *v, void *target,
 		if (!bad)
 			s->nenv++;
 	}
-	qsort(s->env, s->nenv, sizeof(*s->env), env_cmp);
+	if (s->nenv > 1)
+		qsort(s->env, s->nenv, sizeof(*s->env), env_cmp);
 	buf_release(&key);
 }
 

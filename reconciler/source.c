@@ -31,7 +31,8 @@ static int file_cmp(const void *a, const void *b)
 
 void source_sort(struct source *src)
 {
-	qsort(src->files.v, src->files.n, sizeof(*src->files.v), file_cmp);
+	if (src->files.n > 1)
+		qsort(src->files.v, src->files.n, sizeof(*src->files.v), file_cmp);
 }
 
 void source_release(struct source *src)

@@ -296,7 +296,7 @@ cleanup:
 	vec_release(&b.anchors);
 	yaml_parser_delete(&parser);
 	if (rc < 0)
-		doc->root = NULL;
+		ydoc_release(doc); /* a failed parse leaves nothing to release */
 	return rc;
 }
 

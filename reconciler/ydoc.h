@@ -39,7 +39,8 @@ struct ydoc {
 	struct arena mem;
 };
 
-/* Parses `data`; on failure adds one positioned diagnostic and returns -1. */
+/* Parses `data`; on failure adds one positioned diagnostic, frees what it
+ * built and returns -1. */
 int ydoc_parse(struct ydoc *doc, const char *file, const char *data, size_t len,
 	       struct diags *diags);
 void ydoc_release(struct ydoc *doc);
