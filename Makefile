@@ -43,25 +43,29 @@ DEBS := build-essential pkg-config libyaml-dev libgit2-dev libcurl4-openssl-dev 
 all: raptor
 
 raptor: build/plain/raptor
-	cp $< $@
+	$(Q)cp $< $@
+
+# `make V=1` shows the full commands
+Q = $(if $(V),,@)
+say = $(if $(V),,@printf '  %-6s %s\n' $(1) $(2);)
 
 build/plain/raptor: build/plain/raptor.o $(PLAIN_LIB)
-	$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS)
+	$(call say,LINK,$@)$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS)
 
 build/asan/raptor: build/asan/raptor.o $(ASAN_LIB)
-	$(CC) $(CFLAGS) $(SAN_FLAGS) -o $@ $^ $(PKG_LIBS)
+	$(call say,LINK,$@)$(CC) $(CFLAGS) $(SAN_FLAGS) -o $@ $^ $(PKG_LIBS)
 
 build/plain/%.o: reconciler/%.c | build/plain
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(PKG_CFLAGS) -c -o $@ $<
+	$(call say,CC,$@)$(CC) $(CPPFLAGS) $(CFLAGS) $(PKG_CFLAGS) -c -o $@ $<
 
 build/asan/%.o: reconciler/%.c | build/asan
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(SAN_FLAGS) -O1 $(PKG_CFLAGS) -c -o $@ $<
+	$(call say,CC,$@)$(CC) $(CPPFLAGS) $(CFLAGS) $(SAN_FLAGS) -O1 $(PKG_CFLAGS) -c -o $@ $<
 
 build/plain/tests/%: tests/unit/%.c tests/unit/unit.h $(PLAIN_LIB) | build/plain/tests
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(PKG_CFLAGS) $(TEST_CFLAGS) -o $@ $< $(PLAIN_LIB) $(PKG_LIBS) $(TEST_LIBS)
+	$(call say,LINK,$@)$(CC) $(CPPFLAGS) $(CFLAGS) $(PKG_CFLAGS) $(TEST_CFLAGS) -o $@ $< $(PLAIN_LIB) $(PKG_LIBS) $(TEST_LIBS)
 
 build/asan/tests/%: tests/unit/%.c tests/unit/unit.h $(ASAN_LIB) | build/asan/tests
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(SAN_FLAGS) -O1 $(PKG_CFLAGS) $(TEST_CFLAGS) -o $@ $< $(ASAN_LIB) $(PKG_LIBS) $(TEST_LIBS)
+	$(call say,LINK,$@)$(CC) $(CPPFLAGS) $(CFLAGS) $(SAN_FLAGS) -O1 $(PKG_CFLAGS) $(TEST_CFLAGS) -o $@ $< $(ASAN_LIB) $(PKG_LIBS) $(TEST_LIBS)
 
 build/plain build/asan build/plain/tests build/asan/tests:
 	mkdir -p $@

@@ -101,9 +101,15 @@ static void host_url(struct desired *d, struct host *h)
 	buf_release(&b);
 }
 
+struct host_seen {
+	const struct host *host;
+	const struct squad *squad;
+};
+
 static void check_squads(struct desired *d, struct diags *diags)
 {
 	struct strmap hosts = STRMAP_INIT;
+	struct arena mem = ARENA_INIT;
 	struct buf what = BUF_INIT;
 
 	if (d->squads.n > 1)
@@ -120,18 +126,31 @@ static void check_squads(struct desired *d, struct diags *diags)
 		}
 		for (size_t j = 0; j < q->nhosts; j++) {
 			struct host *h = &q->hosts[j];
-			struct host *had = strmap_put(&hosts, h->name, h);
+			struct host_seen *me = arena_alloc(&mem, sizeof(*me));
+			const struct host_seen *had;
 
+			me->host = h;
+			me->squad = q;
+			had = strmap_put(&hosts, h->name, me);
 			if (!h->address)
 				h->address = h->name;
 			host_url(d, h);
-			if (had != h)
+			if (had == me)
+				continue;
+			if (had->squad == q)
 				err_pos(diags, &h->pos,
-					"host '%s' is listed twice (also at %s:%u:%u): a host belongs to one squad and appears once",
-					h->name, had->pos.file, had->pos.line, had->pos.col);
+					"host '%s' is listed twice in squad '%s' (also at %s:%u:%u)",
+					h->name, q->name, had->host->pos.file, had->host->pos.line,
+					had->host->pos.col);
+			else
+				err_pos(diags, &h->pos,
+					"host '%s' is in two squads, '%s' and '%s' (also at %s:%u:%u): a host belongs to one squad",
+					h->name, had->squad->name, q->name, had->host->pos.file,
+					had->host->pos.line, had->host->pos.col);
 		}
 	}
 	strmap_release(&hosts);
+	arena_release(&mem);
 	buf_release(&what);
 }
 
