@@ -15,7 +15,10 @@ struct arena {
 	size_t used; /* bytes handed out, for figures */
 };
 
-#define ARENA_INIT {NULL, 0}
+#define ARENA_INIT                                                                                 \
+	{                                                                                          \
+		NULL, 0                                                                            \
+	}
 
 void *arena_alloc(struct arena *a, size_t size); /* zeroed, max-aligned */
 char *arena_strndup(struct arena *a, const char *s, size_t n);

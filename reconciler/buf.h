@@ -17,7 +17,10 @@ struct buf {
 	size_t len, alloc, cap; /* cap 0 means BUF_DEFAULT_CAP */
 };
 
-#define BUF_INIT {NULL, 0, 0, 0}
+#define BUF_INIT                                                                                   \
+	{                                                                                          \
+		NULL, 0, 0, 0                                                                      \
+	}
 
 void buf_init(struct buf *b, size_t cap);
 int buf_add(struct buf *b, const void *data, size_t len);

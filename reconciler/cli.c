@@ -88,7 +88,8 @@ int cli_parse(struct cli_opts *o, const struct command *cmd, int argc, char **ar
 			return 1;
 		default:
 			if (optopt)
-				fprintf(stderr, "raptor %s: option -%c is unknown or lacks its value\n",
+				fprintf(stderr,
+					"raptor %s: option -%c is unknown or lacks its value\n",
 					cmd->name, optopt);
 			else
 				fprintf(stderr, "raptor %s: unknown option or missing value: %s\n",
@@ -99,7 +100,8 @@ int cli_parse(struct cli_opts *o, const struct command *cmd, int argc, char **ar
 	}
 	for (; optind < argc; optind++) {
 		if (!(cmd->flags & CLI_SOURCE) || o->path) {
-			fprintf(stderr, "raptor %s: unexpected argument '%s'\nusage: raptor %s %s\n",
+			fprintf(stderr,
+				"raptor %s: unexpected argument '%s'\nusage: raptor %s %s\n",
 				cmd->name, argv[optind], cmd->name, cmd->args);
 			return -1;
 		}

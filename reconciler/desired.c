@@ -135,8 +135,8 @@ void desired_dump(struct buf *out, const struct desired *d)
 	for (size_t i = 0; i < d->squads.n; i++) {
 		const struct squad *q = &d->squads.v[i];
 
-		buf_printf(out, "squad %s ports=%d-%d%s on_unreachable=%s\n", q->name, q->ports.first,
-			   q->ports.last, q->own_ports ? "" : "(default)",
+		buf_printf(out, "squad %s ports=%d-%d%s on_unreachable=%s\n", q->name,
+			   q->ports.first, q->ports.last, q->own_ports ? "" : "(default)",
 			   on_unreachable_names[q->on_unreachable]);
 		for (size_t j = 0; j < q->nhosts; j++)
 			buf_printf(out, "  host %s address=%s url=%s\n", q->hosts[j].name,

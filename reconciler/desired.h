@@ -67,9 +67,9 @@ struct settings {
 
 struct host {
 	char *name;
-	char *address;    /* for routing and the supervisor URL; defaults to name */
+	char *address;	  /* for routing and the supervisor URL; defaults to name */
 	char *supervisor; /* the operator's full URL override, or NULL */
-	char *url;        /* the supervisor URL raptor will use */
+	char *url;	  /* the supervisor URL raptor will use */
 	struct pos pos;
 };
 
@@ -136,9 +136,9 @@ struct desired {
 	VEC(struct squad) squads;
 	VEC(struct balancer) balancers;
 	VEC(struct swarm) swarms;
-	char *source;      /* the directory or repository it was read from */
-	char *commit;      /* the commit id when read from git, else NULL */
-	size_t files;      /* how many YAML files were read */
+	char *source; /* the directory or repository it was read from */
+	char *commit; /* the commit id when read from git, else NULL */
+	size_t files; /* how many YAML files were read */
 	struct arena mem;
 };
 

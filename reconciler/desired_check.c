@@ -197,8 +197,9 @@ static void check_swarm(struct desired *d, struct swarm *s, struct diags *diags)
 		const char *hint = suggest_name(s->squad, d->squads.v, d->squads.n,
 						sizeof(*d->squads.v), offsetof(struct squad, name));
 
-		err_pos(diags, &s->squad_pos, "swarm %s names squad '%s', which is not defined%s%s%s",
-			s->identity, s->squad, hint ? " (did you mean '" : "", hint ? hint : "",
+		err_pos(diags, &s->squad_pos,
+			"swarm %s names squad '%s', which is not defined%s%s%s", s->identity,
+			s->squad, hint ? " (did you mean '" : "", hint ? hint : "",
 			hint ? "'?)" : "");
 	}
 	if (s->routed && s->routing.balancer && !desired_balancer(d, s->routing.balancer)) {

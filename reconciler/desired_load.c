@@ -251,9 +251,10 @@ static int check_ini_safe(struct buf *why, const char *key, const char *s)
 			return -1;
 		}
 		if ((*p == ' ' || *p == '\t') && (p[1] == ';' || p[1] == '#')) {
-			buf_printf(why,
-				   "%s contains whitespace followed by '%c', which supervisord reads as the start of a comment and cuts off the rest",
-				   key, p[1]);
+			buf_printf(
+				why,
+				"%s contains whitespace followed by '%c', which supervisord reads as the start of a comment and cuts off the rest",
+				key, p[1]);
 			return -1;
 		}
 	}
@@ -321,7 +322,8 @@ static int check_command(struct buf *why, const char *key, const char *s)
 				buf_printf(why, "${%s}", name);
 			else
 				buf_puts(why, "an unclosed '${'");
-			buf_puts(why, ": the only placeholders are ${PORT}, ${HOST} and ${ADDRESS}");
+			buf_puts(why,
+				 ": the only placeholders are ${PORT}, ${HOST} and ${ADDRESS}");
 			if (hint)
 				buf_printf(why, " (did you mean ${%s}?)", hint);
 			free(name);
@@ -340,16 +342,18 @@ static int check_env_value(struct buf *why, const char *key, const char *s)
 
 	for (const char *p = s; *p; p++) {
 		if (*p == '"' || *p == '\\') {
-			buf_printf(why,
-				   "%s contains '%c', which supervisord's environment= parser would silently mangle",
-				   key, *p);
+			buf_printf(
+				why,
+				"%s contains '%c', which supervisord's environment= parser would silently mangle",
+				key, *p);
 			return -1;
 		}
 	}
 	if (len && (s[0] == '\'' || s[len - 1] == '\'')) {
-		buf_printf(why,
-			   "%s starts or ends with a single quote, which supervisord's environment= parser would strip",
-			   key);
+		buf_printf(
+			why,
+			"%s starts or ends with a single quote, which supervisord's environment= parser would strip",
+			key);
 		return -1;
 	}
 	return check_ini_safe(why, key, s);
@@ -381,9 +385,10 @@ static int check_credentials(struct buf *why, const char *key, const char *s)
 		return check_arg(why, key, s + 5);
 	}
 	/* never echo the value: it may be the very secret that must not be here */
-	buf_printf(why,
-		   "%s must be a reference, env:VARIABLE or file:/path/to/file, never the secret itself",
-		   key);
+	buf_printf(
+		why,
+		"%s must be a reference, env:VARIABLE or file:/path/to/file, never the secret itself",
+		key);
 	return -1;
 }
 
@@ -403,9 +408,10 @@ static int check_url(struct buf *why, const char *key, const char *s)
 	at = strchr(rest, '@');
 	if (at && (!slash || at < slash)) {
 		/* the URL is not repeated: it holds a user or password */
-		buf_printf(why,
-			   "%s holds a user name or password: put credentials in settings.supervisor.credentials (env: or file:), never in a URL",
-			   key);
+		buf_printf(
+			why,
+			"%s holds a user name or password: put credentials in settings.supervisor.credentials (env: or file:), never in a URL",
+			key);
 		return -1;
 	}
 	if (rest[0] == '/' || !rest[0]) {
@@ -676,8 +682,8 @@ static void unknown_key(struct loader *lc, const struct ynode *k, const struct t
 	buf_release(&b);
 }
 
-static void parse_map(struct loader *lc, const struct ynode *node, const struct table *t,
-		      void *obj, const struct ynode **seen, bool merge);
+static void parse_map(struct loader *lc, const struct ynode *node, const struct table *t, void *obj,
+		      const struct ynode **seen, bool merge);
 
 static void check_required(struct loader *lc, const struct ynode *node, const struct table *t,
 			   const struct ynode *const *seen, const char *what)
@@ -688,8 +694,8 @@ static void check_required(struct loader *lc, const struct ynode *node, const st
 			       t->fields[i].key);
 }
 
-static void parse_value(struct loader *lc, const struct field *f, const struct ynode *v,
-			void *obj, bool merge)
+static void parse_value(struct loader *lc, const struct field *f, const struct ynode *v, void *obj,
+			bool merge)
 {
 	void *target = (char *)obj + f->off;
 
@@ -732,8 +738,8 @@ static void parse_value(struct loader *lc, const struct field *f, const struct y
 	}
 }
 
-static void parse_map(struct loader *lc, const struct ynode *node, const struct table *t,
-		      void *obj, const struct ynode **seen, bool merge)
+static void parse_map(struct loader *lc, const struct ynode *node, const struct table *t, void *obj,
+		      const struct ynode **seen, bool merge)
 {
 	if (node->kind != YNODE_MAP) {
 		struct buf got = BUF_INIT;
@@ -760,8 +766,8 @@ static void parse_map(struct loader *lc, const struct ynode *node, const struct 
 			continue;
 		}
 		if (seen[idx]) {
-			err_at(lc, k, "duplicate key '%s' in %s (first at line %u, column %u)", f->key,
-			       t->what, seen[idx]->line, seen[idx]->col);
+			err_at(lc, k, "duplicate key '%s' in %s (first at line %u, column %u)",
+			       f->key, t->what, seen[idx]->line, seen[idx]->col);
 			continue;
 		}
 		seen[idx] = k;
@@ -786,7 +792,7 @@ static void parse_map(struct loader *lc, const struct ynode *node, const struct 
 
 #define OFF(T, m) .off = offsetof(T, m)
 #define POS(T, m) .pos_off = offsetof(T, m)
-#define N(a) (sizeof(a) / sizeof((a)[0]))
+#define N(a)	  (sizeof(a) / sizeof((a)[0]))
 
 static const char *const scheme_choices[] = {"http", "https", "unix", NULL};
 static const char *const unreachable_choices[] = {"replace", "wait", NULL};
@@ -803,24 +809,27 @@ static const struct field supervisor_fields[] = {
 	{"credentials", F_STRING, OFF(struct supervisor_settings, credentials),
 	 .check = check_credentials},
 };
-static const struct table supervisor_table = {"supervisor", "settings.supervisor",
-					      supervisor_fields, N(supervisor_fields), 0,
-					      MERGE_SUPERVISOR};
+static const struct table supervisor_table = {
+	"supervisor",	 "settings.supervisor", supervisor_fields, N(supervisor_fields), 0,
+	MERGE_SUPERVISOR};
 
 static const struct field port_range_fields[] = {
 	{"first", F_INT, OFF(struct port_range, first), .required = true, .min = 1, .max = 65535},
 	{"last", F_INT, OFF(struct port_range, last), .required = true, .min = 1, .max = 65535},
 };
-static const struct table port_range_table = {"port_range", "a port range", port_range_fields,
-					      N(port_range_fields), offsetof(struct port_range, pos),
+static const struct table port_range_table = {"port_range",
+					      "a port range",
+					      port_range_fields,
+					      N(port_range_fields),
+					      offsetof(struct port_range, pos),
 					      MERGE_PORTS};
 
 static const struct field timeouts_fields[] = {
 	{"connect", F_DURATION, OFF(struct timeouts, connect_ms), .min = 1, .max = 3600000},
 	{"request", F_DURATION, OFF(struct timeouts, request_ms), .min = 1, .max = 3600000},
 };
-static const struct table timeouts_table = {"timeouts", "settings.timeouts", timeouts_fields,
-					    N(timeouts_fields), 0, MERGE_TIMEOUTS};
+static const struct table timeouts_table = {
+	"timeouts", "settings.timeouts", timeouts_fields, N(timeouts_fields), 0, MERGE_TIMEOUTS};
 
 static const struct field settings_fields[] = {
 	{"supervisor", F_TABLE, OFF(struct settings, supervisor), .sub = &supervisor_table,
@@ -830,16 +839,16 @@ static const struct field settings_fields[] = {
 	 .merge = true},
 	{"concurrency", F_INT, OFF(struct settings, concurrency), .min = 1, .max = 1024},
 };
-static const struct table settings_table = {"settings", "settings", settings_fields,
-					    N(settings_fields), 0, MERGE_SETTINGS};
+static const struct table settings_table = {"settings",		"settings", settings_fields,
+					    N(settings_fields), 0,	    MERGE_SETTINGS};
 
 static const struct field host_fields[] = {
 	{"name", F_STRING, OFF(struct host, name), .required = true, .check = check_hostname},
 	{"address", F_STRING, OFF(struct host, address), .check = check_address},
 	{"supervisor", F_STRING, OFF(struct host, supervisor), .check = check_url},
 };
-static const struct table host_table = {"host", "a host", host_fields, N(host_fields),
-					offsetof(struct host, pos), -1};
+static const struct table host_table = {
+	"host", "a host", host_fields, N(host_fields), offsetof(struct host, pos), -1};
 
 static void read_hosts(struct loader *lc, const struct ynode *v, void *target,
 		       const struct field *f);
@@ -850,28 +859,26 @@ static const struct field squad_fields[] = {
 	{"on_unreachable", F_ENUM, OFF(struct squad, on_unreachable),
 	 .choices = unreachable_choices},
 };
-static const struct table squad_table = {"squad", "a squad", squad_fields, N(squad_fields), 0,
-					 -1};
+static const struct table squad_table = {"squad", "a squad", squad_fields, N(squad_fields), 0, -1};
 
 static const struct field balancer_fields[] = {
-	{"type", F_ENUM, OFF(struct balancer, type), .required = true,
-	 .choices = balancer_choices},
+	{"type", F_ENUM, OFF(struct balancer, type), .required = true, .choices = balancer_choices},
 	{"include_dir", F_STRING, OFF(struct balancer, include_dir), .required = true,
 	 .check = check_abs_path},
 	{"test", F_ARGV, OFF(struct balancer, test)},
 	{"reload", F_ARGV, OFF(struct balancer, reload)},
 	{"drain", F_DURATION, OFF(struct balancer, drain_ms), .min = 0, .max = 3600000},
 };
-static const struct table balancer_table = {"balancer", "a balancer", balancer_fields,
-					    N(balancer_fields), 0, -1};
+static const struct table balancer_table = {
+	"balancer", "a balancer", balancer_fields, N(balancer_fields), 0, -1};
 
 static const struct field routing_fields[] = {
 	{"balancer", F_STRING, OFF(struct routing, balancer), .required = true,
 	 .check = check_ident, POS(struct routing, balancer_pos)},
 	{"pool", F_STRING, OFF(struct routing, pool), .required = true, .check = check_ident},
 };
-static const struct table routing_table = {"routing", "routing", routing_fields,
-					   N(routing_fields), offsetof(struct routing, pos), -1};
+static const struct table routing_table = {
+	"routing", "routing", routing_fields, N(routing_fields), offsetof(struct routing, pos), -1};
 
 static void read_uptests(struct loader *lc, const struct ynode *v, void *target,
 			 const struct field *f);
@@ -883,31 +890,28 @@ static const struct field health_fields[] = {
 	{"uptest", F_CUSTOM, OFF(struct health, uptests), .custom = read_uptests},
 	{"timeout", F_DURATION, OFF(struct health, timeout_ms), .min = 1, .max = 3600000},
 };
-static const struct table health_table = {"health", "health", health_fields, N(health_fields),
-					  0, -1};
+static const struct table health_table = {"health",	    "health", health_fields,
+					  N(health_fields), 0,	      -1};
 
 static const struct field rollout_fields[] = {
 	{"max_surge", F_AMOUNT, OFF(struct rollout, max_surge), .min = 1, .max = 10000},
-	{"max_unavailable", F_AMOUNT, OFF(struct rollout, max_unavailable), .min = 0,
-	 .max = 10000},
+	{"max_unavailable", F_AMOUNT, OFF(struct rollout, max_unavailable), .min = 0, .max = 10000},
 };
-static const struct table rollout_table = {"rollout", "rollout", rollout_fields,
-					   N(rollout_fields), offsetof(struct rollout, pos), -1};
+static const struct table rollout_table = {
+	"rollout", "rollout", rollout_fields, N(rollout_fields), offsetof(struct rollout, pos), -1};
 
-static void read_env(struct loader *lc, const struct ynode *v, void *target,
-		     const struct field *f);
+static void read_env(struct loader *lc, const struct ynode *v, void *target, const struct field *f);
 
 static const struct field swarm_fields[] = {
 	{"app", F_STRING, OFF(struct swarm, app), .required = true, .check = check_ident},
-	{"version", F_STRING, OFF(struct swarm, version), .required = true,
-	 .check = check_version},
+	{"version", F_STRING, OFF(struct swarm, version), .required = true, .check = check_version},
 	{"config", F_STRING, OFF(struct swarm, config), .required = true, .check = check_ident},
 	{"proc", F_STRING, OFF(struct swarm, proc), .required = true, .check = check_ident},
 	{"squad", F_STRING, OFF(struct swarm, squad), .required = true, .check = check_ident,
 	 POS(struct swarm, squad_pos)},
 	{"size", F_INT, OFF(struct swarm, size), .required = true, .min = 0, .max = 10000},
-	{"command", F_STRING, OFF(struct swarm, command), .required = true,
-	 .check = check_command, POS(struct swarm, command_pos)},
+	{"command", F_STRING, OFF(struct swarm, command), .required = true, .check = check_command,
+	 POS(struct swarm, command_pos)},
 	{"env", F_CUSTOM, OFF(struct swarm, env), .custom = read_env},
 	{"user", F_STRING, OFF(struct swarm, user), .check = check_user},
 	{"directory", F_STRING, OFF(struct swarm, directory), .check = check_abs_path},
@@ -917,8 +921,8 @@ static const struct field swarm_fields[] = {
 	{"health", F_TABLE, OFF(struct swarm, health), .sub = &health_table},
 	{"rollout", F_TABLE, OFF(struct swarm, rollout), .sub = &rollout_table},
 };
-static const struct table swarm_table = {"swarm", "a swarm", swarm_fields, N(swarm_fields),
-					 offsetof(struct swarm, pos), -1};
+static const struct table swarm_table = {
+	"swarm", "a swarm", swarm_fields, N(swarm_fields), offsetof(struct swarm, pos), -1};
 
 static void read_squads(struct loader *lc, const struct ynode *v, void *target,
 			const struct field *f);
@@ -928,8 +932,7 @@ static void read_swarms(struct loader *lc, const struct ynode *v, void *target,
 			const struct field *f);
 
 static const struct field root_fields[] = {
-	{"settings", F_TABLE, OFF(struct desired, settings), .sub = &settings_table,
-	 .merge = true},
+	{"settings", F_TABLE, OFF(struct desired, settings), .sub = &settings_table, .merge = true},
 	{"squads", F_CUSTOM, 0, .custom = read_squads},
 	{"balancers", F_CUSTOM, 0, .custom = read_balancers},
 	{"swarms", F_CUSTOM, 0, .custom = read_swarms},
@@ -983,8 +986,7 @@ static int env_cmp(const void *a, const void *b)
 	return strcmp(((const struct env_var *)a)->name, ((const struct env_var *)b)->name);
 }
 
-static void read_env(struct loader *lc, const struct ynode *v, void *target,
-		     const struct field *f)
+static void read_env(struct loader *lc, const struct ynode *v, void *target, const struct field *f)
 {
 	struct swarm *s = (struct swarm *)((char *)target - offsetof(struct swarm, env));
 	struct buf key = BUF_INIT;
@@ -1063,8 +1065,8 @@ static void read_uptests(struct loader *lc, const struct ynode *v, void *target,
 }
 
 /* A name defined once across all files: the second place names the first. */
-static bool claim_name(struct loader *lc, struct strmap *m, const struct ynode *k,
-		       const char *name, const char *what)
+static bool claim_name(struct loader *lc, struct strmap *m, const struct ynode *k, const char *name,
+		       const char *what)
 {
 	struct pos *p = arena_alloc(&lc->d->mem, sizeof(*p));
 	struct pos *had;
@@ -1201,8 +1203,9 @@ static void load_file(struct loader *lc, const struct source_file *sf)
 	if (ydoc_parse(&doc, lc->file, sf->data, sf->len, lc->diags) < 0)
 		return;
 	if (!doc.root || ynode_is_null(doc.root)) {
-		diag_add(lc->diags, lc->file, 1, 1,
-			 "file is empty: a desired-state file holds a mapping with settings, squads, balancers or swarms");
+		diag_add(
+			lc->diags, lc->file, 1, 1,
+			"file is empty: a desired-state file holds a mapping with settings, squads, balancers or swarms");
 	} else if (doc.root->kind != YNODE_MAP) {
 		struct buf got = BUF_INIT;
 

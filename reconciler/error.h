@@ -11,7 +11,10 @@ struct error {
 	struct buf msg;
 };
 
-#define ERROR_INIT {BUF_INIT}
+#define ERROR_INIT                                                                                 \
+	{                                                                                          \
+		BUF_INIT                                                                           \
+	}
 
 /* Replaces the message; returns -1 so callers can `return error_set(...)`. */
 int error_set(struct error *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -28,7 +28,8 @@ static const struct command commands[] = {
 	 "Show what apply would start, route and stop.", NULL},
 	{"apply", NULL, CLI_SOURCE, "[PATH] [--repo REPO [--ref REF]] [--yes] [PLANFILE]",
 	 "Bring the fleet to the desired state, make-before-break.", NULL},
-	{"reconcile", NULL, CLI_SOURCE, "[PATH] [--repo REPO [--ref REF]] --every DURATION [--once]",
+	{"reconcile", NULL, CLI_SOURCE,
+	 "[PATH] [--repo REPO [--ref REF]] --every DURATION [--once]",
 	 "Plan and apply in a loop, healing drift.", NULL},
 };
 
@@ -44,13 +45,15 @@ static const struct command *find_command(const char *name)
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: raptor COMMAND [OPTIONS]\n\n"
-		   "raptor keeps a fleet of supervisord hosts in line with a desired state kept in git.\n\n"
-		   "commands:\n");
+	fprintf(f,
+		"usage: raptor COMMAND [OPTIONS]\n\n"
+		"raptor keeps a fleet of supervisord hosts in line with a desired state kept in git.\n\n"
+		"commands:\n");
 	for (size_t i = 0; i < NCOMMANDS; i++)
 		fprintf(f, "  %-10s %s%s\n", commands[i].name, commands[i].summary,
 			commands[i].run ? "" : " (not built yet)");
-	fprintf(f, "\nraptor help COMMAND shows a command's options; raptor --version its version.\n");
+	fprintf(f,
+		"\nraptor help COMMAND shows a command's options; raptor --version its version.\n");
 }
 
 static int help(int argc, char **argv)
@@ -99,7 +102,8 @@ int main(int argc, char **argv)
 		return rc > 0 ? 0 : 1;
 	}
 	if (!cmd->run) {
-		fprintf(stderr, "raptor %s: not built yet; this release has: validate\n", cmd->name);
+		fprintf(stderr, "raptor %s: not built yet; this release has: validate\n",
+			cmd->name);
 		rc = 1;
 	} else {
 		rc = cmd->run(&o);

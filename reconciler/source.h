@@ -14,7 +14,7 @@
 #include "error.h"
 #include "vec.h"
 
-#define SOURCE_MAX_FILE ((size_t)4 << 20)
+#define SOURCE_MAX_FILE	 ((size_t)4 << 20)
 #define SOURCE_MAX_FILES 10000
 #define SOURCE_MAX_DEPTH 32
 

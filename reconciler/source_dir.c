@@ -38,7 +38,8 @@ static bool inside_root(const struct walk *w, const char *real)
 static bool seen_dir(struct walk *w, const struct stat *st)
 {
 	for (size_t i = 0; i < w->seen_dirs.n; i++)
-		if (w->seen_dirs.v[i].st_dev == st->st_dev && w->seen_dirs.v[i].st_ino == st->st_ino)
+		if (w->seen_dirs.v[i].st_dev == st->st_dev &&
+		    w->seen_dirs.v[i].st_ino == st->st_ino)
 			return true;
 	vec_push(&w->seen_dirs, *st);
 	return false;
@@ -114,19 +115,22 @@ static int walk_dir(struct walk *w, const char *full, const char *rel, int depth
 			real = realpath(child_full.ptr, NULL);
 			if (!real) {
 				if (!source_wants(de->d_name))
-					continue; /* a dangling link to something we would not read */
+					continue; /* a dangling link to something we would not read
+						   */
 				rc = error_set(w->err, "%s: symlink cannot be followed: %s",
 					       child_rel.ptr, strerror(errno));
 				break;
 			}
-			if (stat(real, &st) < 0 || (!S_ISDIR(st.st_mode) && !source_wants(de->d_name))) {
+			if (stat(real, &st) < 0 ||
+			    (!S_ISDIR(st.st_mode) && !source_wants(de->d_name))) {
 				free(real);
 				continue;
 			}
 			if (!inside_root(w, real)) {
-				rc = error_set(w->err,
-					       "%s: symlink leads outside the desired-state tree (to %s); refusing to read it",
-					       child_rel.ptr, real);
+				rc = error_set(
+					w->err,
+					"%s: symlink leads outside the desired-state tree (to %s); refusing to read it",
+					child_rel.ptr, real);
 				free(real);
 				break;
 			}
@@ -161,8 +165,10 @@ int source_read_dir(struct source *out, const char *dir, struct error *err)
 		goto cleanup;
 	}
 	if (!S_ISDIR(st.st_mode)) {
-		error_set(err, "%s: not a directory (give the desired-state directory, or --repo for a git repository)",
-			  dir);
+		error_set(
+			err,
+			"%s: not a directory (give the desired-state directory, or --repo for a git repository)",
+			dir);
 		goto cleanup;
 	}
 	seen_dir(&w, &st);

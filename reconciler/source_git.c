@@ -104,15 +104,16 @@ static int follow_link(struct gwalk *w, const char *root, const char *path,
 	}
 	if (resolve_link(&resolved, root, git_blob_rawcontent(link),
 			 (size_t)git_blob_rawsize(link)) < 0) {
-		error_set(w->err, "%s: symlink leads outside the desired-state tree; refusing to read it",
+		error_set(w->err,
+			  "%s: symlink leads outside the desired-state tree; refusing to read it",
 			  path);
 		goto cleanup;
 	}
 	if (git_tree_entry_bypath(&target, w->tree, resolved.ptr) < 0 ||
 	    git_tree_entry_type(target) != GIT_OBJECT_BLOB ||
 	    git_tree_entry_filemode(target) == GIT_FILEMODE_LINK) {
-		error_set(w->err, "%s: symlink to '%s', which is not a file of the same commit", path,
-			  resolved.ptr);
+		error_set(w->err, "%s: symlink to '%s', which is not a file of the same commit",
+			  path, resolved.ptr);
 		goto cleanup;
 	}
 	rc = add_blob(w, path, git_tree_entry_id(target));
@@ -153,8 +154,7 @@ static int walk_cb(const char *root, const git_tree_entry *entry, void *payload)
 	return 0;
 }
 
-int source_read_git(struct source *out, const char *repo_path, const char *ref,
-		    struct error *err)
+int source_read_git(struct source *out, const char *repo_path, const char *ref, struct error *err)
 {
 	struct gwalk w = {.src = out, .err = err};
 	git_object *obj = NULL;

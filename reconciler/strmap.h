@@ -18,7 +18,10 @@ struct strmap {
 	size_t n, alloc; /* alloc is 0 or a power of two */
 };
 
-#define STRMAP_INIT {NULL, 0, 0}
+#define STRMAP_INIT                                                                                \
+	{                                                                                          \
+		NULL, 0, 0                                                                         \
+	}
 
 void *strmap_get(const struct strmap *m, const char *key);
 /* Inserts key -> value unless the key is present; returns the value now held

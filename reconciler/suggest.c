@@ -27,7 +27,8 @@ size_t edit_distance(const char *a, const char *b, size_t limit)
 
 		cur[0] = i;
 		for (size_t j = 1; j <= lb; j++) {
-			size_t cost = tolower((unsigned char)a[i - 1]) != tolower((unsigned char)b[j - 1]);
+			size_t cost = tolower((unsigned char)a[i - 1]) !=
+				      tolower((unsigned char)b[j - 1]);
 
 			cur[j] = MIN3(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost);
 			if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&

@@ -21,8 +21,7 @@ bool term_wants_color(FILE *f)
 
 const char *term_color(FILE *f, enum term_color c)
 {
-	static const char *const seq[] = {"\033[0m", "\033[31m", "\033[32m", "\033[33m",
-					  "\033[1m"};
+	static const char *const seq[] = {"\033[0m", "\033[31m", "\033[32m", "\033[33m", "\033[1m"};
 
 	return term_wants_color(f) ? seq[c] : "";
 }

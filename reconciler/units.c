@@ -46,9 +46,13 @@ int duration_parse(uint64_t *out_ms, const char *s, struct error *err)
 		if (rc == -2)
 			return error_set(err, "duration '%s' is too large", s);
 		if (rc < 0)
-			return error_set(err, "'%s' is not a duration: write e.g. 500ms, 10s or 5m", s);
+			return error_set(err, "'%s' is not a duration: write e.g. 500ms, 10s or 5m",
+					 s);
 		if (*p == '.')
-			return error_set(err, "duration '%s' has a fraction: use a smaller unit (1500ms, not 1.5s)", s);
+			return error_set(
+				err,
+				"duration '%s' has a fraction: use a smaller unit (1500ms, not 1.5s)",
+				s);
 		for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
 			size_t l = strlen(units[i].name);
 			if (!strncmp(p, units[i].name, l) && l > ulen &&
@@ -59,8 +63,11 @@ int duration_parse(uint64_t *out_ms, const char *s, struct error *err)
 		}
 		if (!ulen) {
 			if (!*p)
-				return error_set(err, "duration '%s' has no unit: write %ss, %sms or %sm", s, s, s, s);
-			return error_set(err, "duration '%s' has an unknown unit: use ms, s, m or h", s);
+				return error_set(
+					err, "duration '%s' has no unit: write %ss, %sms or %sm", s,
+					s, s, s);
+			return error_set(err,
+					 "duration '%s' has an unknown unit: use ms, s, m or h", s);
 		}
 		if (n > (UINT64_MAX - total) / mult)
 			return error_set(err, "duration '%s' is too large", s);
@@ -84,7 +91,8 @@ void duration_format(struct buf *out, uint64_t ms)
 	}
 	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
 		if (ms >= units[i].ms) {
-			buf_printf(out, "%llu%s", (unsigned long long)(ms / units[i].ms), units[i].name);
+			buf_printf(out, "%llu%s", (unsigned long long)(ms / units[i].ms),
+				   units[i].name);
 			ms %= units[i].ms;
 		}
 	}
@@ -95,9 +103,8 @@ int size_parse(uint64_t *out_bytes, const char *s, struct error *err)
 	static const struct {
 		const char *name;
 		unsigned shift;
-	} units[] = {{"", 0},    {"B", 0},   {"K", 10},  {"KB", 10},  {"KiB", 10},
-		     {"M", 20},   {"MB", 20}, {"MiB", 20}, {"G", 30},  {"GB", 30},
-		     {"GiB", 30}};
+	} units[] = {{"", 0},	 {"B", 0},    {"K", 10}, {"KB", 10}, {"KiB", 10}, {"M", 20},
+		     {"MB", 20}, {"MiB", 20}, {"G", 30}, {"GB", 30}, {"GiB", 30}};
 	const char *p = s;
 	uint64_t n;
 	int rc;

@@ -17,9 +17,11 @@
 void vec_grow_(void **items, size_t *alloc, size_t want, size_t size);
 
 #define vec_reserve(vp, want) vec_grow_((void **)&(vp)->v, &(vp)->alloc, (want), sizeof(*(vp)->v))
-#define vec_push(vp, x) (vec_reserve((vp), (vp)->n + 1), (vp)->v[(vp)->n++] = (x))
+#define vec_push(vp, x)	      (vec_reserve((vp), (vp)->n + 1), (vp)->v[(vp)->n++] = (x))
 /* Appends a zeroed element and returns a pointer to it. */
-#define vec_add(vp) (vec_reserve((vp), (vp)->n + 1), vec_zero_((vp)->v + (vp)->n, sizeof(*(vp)->v)), &(vp)->v[(vp)->n++])
+#define vec_add(vp)                                                                                \
+	(vec_reserve((vp), (vp)->n + 1), vec_zero_((vp)->v + (vp)->n, sizeof(*(vp)->v)),           \
+	 &(vp)->v[(vp)->n++])
 #define vec_release(vp) (vec_free_((vp)->v), (vp)->v = NULL, (vp)->n = (vp)->alloc = 0)
 
 void *vec_zero_(void *p, size_t size);

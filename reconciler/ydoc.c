@@ -71,7 +71,8 @@ static int check_utf8(const char *file, const char *data, size_t len, struct dia
 			cp = (cp << 6) | (s[i + k] & 0x3f);
 		}
 		if ((need == 1 && cp < 0x80) || (need == 2 && cp < 0x800) ||
-		    (need == 3 && (cp < 0x10000 || cp > 0x10ffff)) || (cp >= 0xd800 && cp <= 0xdfff))
+		    (need == 3 && (cp < 0x10000 || cp > 0x10ffff)) ||
+		    (cp >= 0xd800 && cp <= 0xdfff))
 			goto bad;
 		if (c == '\n') {
 			line++;
@@ -83,8 +84,8 @@ static int check_utf8(const char *file, const char *data, size_t len, struct dia
 	}
 	return 0;
 bad:
-	diag_add(diags, file, line, col, "invalid UTF-8 (byte 0x%02x): desired-state files must be UTF-8",
-		 s[i]);
+	diag_add(diags, file, line, col,
+		 "invalid UTF-8 (byte 0x%02x): desired-state files must be UTF-8", s[i]);
 	return -1;
 }
 
@@ -177,9 +178,10 @@ static int on_event(struct builder *b, yaml_event_t *ev)
 	switch (ev->type) {
 	case YAML_DOCUMENT_START_EVENT:
 		if (++b->docs > 1) {
-			diag_add(b->diags, b->file, (unsigned)ev->start_mark.line + 1,
-				 (unsigned)ev->start_mark.column + 1,
-				 "a second YAML document: each file holds one document (split it into two files)");
+			diag_add(
+				b->diags, b->file, (unsigned)ev->start_mark.line + 1,
+				(unsigned)ev->start_mark.column + 1,
+				"a second YAML document: each file holds one document (split it into two files)");
 			return -1;
 		}
 		return 0;
@@ -206,9 +208,11 @@ static int on_event(struct builder *b, yaml_event_t *ev)
 		f->node = new_node(b, ev->type == YAML_MAPPING_START_EVENT ? YNODE_MAP : YNODE_SEQ,
 				   &ev->start_mark);
 		if (ev->type == YAML_MAPPING_START_EVENT && ev->data.mapping_start.anchor)
-			f->anchor = arena_strdup(&b->doc->mem, (const char *)ev->data.mapping_start.anchor);
+			f->anchor = arena_strdup(&b->doc->mem,
+						 (const char *)ev->data.mapping_start.anchor);
 		if (ev->type == YAML_SEQUENCE_START_EVENT && ev->data.sequence_start.anchor)
-			f->anchor = arena_strdup(&b->doc->mem, (const char *)ev->data.sequence_start.anchor);
+			f->anchor = arena_strdup(&b->doc->mem,
+						 (const char *)ev->data.sequence_start.anchor);
 		return 0;
 	case YAML_SEQUENCE_END_EVENT:
 	case YAML_MAPPING_END_EVENT: {
@@ -238,17 +242,19 @@ static int on_event(struct builder *b, yaml_event_t *ev)
 			return -1;
 		}
 		if (++b->aliases > YDOC_MAX_ALIASES) {
-			diag_add(b->diags, b->file, line, col,
-				 "more than %d aliases in one file: aliases are limited so that a file cannot expand without bound",
-				 YDOC_MAX_ALIASES);
+			diag_add(
+				b->diags, b->file, line, col,
+				"more than %d aliases in one file: aliases are limited so that a file cannot expand without bound",
+				YDOC_MAX_ALIASES);
 			return -1;
 		}
 		b->alias_nodes = sat_add(b->alias_nodes, n->weight);
 		if (b->alias_nodes > YDOC_MAX_ALIAS_NODES) {
-			diag_add(b->diags, b->file, line, col,
-				 "alias '*%s' expands to %llu%s nodes: at most %d nodes may come from aliases in one file",
-				 name, (unsigned long long)n->weight,
-				 n->weight == UINT64_MAX ? "+" : "", YDOC_MAX_ALIAS_NODES);
+			diag_add(
+				b->diags, b->file, line, col,
+				"alias '*%s' expands to %llu%s nodes: at most %d nodes may come from aliases in one file",
+				name, (unsigned long long)n->weight,
+				n->weight == UINT64_MAX ? "+" : "", YDOC_MAX_ALIAS_NODES);
 			return -1;
 		}
 		attach(b, n);

@@ -17,8 +17,8 @@
 #include "buf.h"
 #include "diag.h"
 
-#define YDOC_MAX_DEPTH 64
-#define YDOC_MAX_ALIASES 100
+#define YDOC_MAX_DEPTH	     64
+#define YDOC_MAX_ALIASES     100
 #define YDOC_MAX_ALIAS_NODES 10000
 
 enum ynode_kind { YNODE_SCALAR, YNODE_MAP, YNODE_SEQ };
@@ -26,7 +26,7 @@ enum ynode_kind { YNODE_SCALAR, YNODE_MAP, YNODE_SEQ };
 struct ynode {
 	enum ynode_kind kind;
 	unsigned line, col; /* 1-based */
-	bool plain;         /* an unquoted scalar: may read as a number, boolean or null */
+	bool plain;	    /* an unquoted scalar: may read as a number, boolean or null */
 	const char *text;   /* scalars: the value, NUL-terminated */
 	size_t len;
 	struct ynode **items; /* seq: n items; map: n pairs, key at 2i, value at 2i+1 */

@@ -44,7 +44,7 @@ struct row {
 	"    proc: web\n"                                                                          \
 	"    squad: web\n"
 #define SIZE "    size: 2\n"
-#define CMD "    command: /bin/hello --port ${PORT}\n"
+#define CMD  "    command: /bin/hello --port ${PORT}\n"
 /* lines 8-13 after an `app:` line of the row's own */
 #define AFTER_APP "    version: \"1.0\"\n    config: prod\n    proc: web\n    squad: web\n" SIZE CMD
 
@@ -140,8 +140,9 @@ static const struct row rows[] = {
 	   "swarm hello/prod/web@web is defined twice: here and at a.yaml:7:5"}}},
 	{"a different proc is a different swarm",
 	 {{"a.yaml", PRE HEAD SIZE CMD},
-	  {"b.yaml", "swarms:\n  - app: hello\n    version: \"2.0\"\n    config: prod\n"
-		     "    proc: worker\n    squad: web\n    size: 1\n    command: /x\n    port: none\n"}},
+	  {"b.yaml",
+	   "swarms:\n  - app: hello\n    version: \"2.0\"\n    config: prod\n"
+	   "    proc: worker\n    squad: web\n    size: 1\n    command: /x\n    port: none\n"}},
 	 {{0}}},
 	{"unknown squad",
 	 {{"a.yaml", PRE "  - app: hello\n    version: \"1.0\"\n    config: prod\n    proc: web\n"
@@ -157,7 +158,7 @@ static const struct row rows[] = {
 	 {{"a.yaml", 14, 14, "routing is missing the required key 'balancer'"}}},
 	{"a worker cannot be routed",
 	 {{"a.yaml", PRE HEAD SIZE "    command: /bin/worker\n    port: none\n"
-				"    routing: {balancer: edge, pool: hello}\n"}},
+				   "    routing: {balancer: edge, pool: hello}\n"}},
 	 {{"a.yaml", 15, 14,
 	   "swarm hello/prod/web@web is a worker (port: none) and cannot be routed"}}},
 	{"a worker has no port to check or fill in",
@@ -166,7 +167,8 @@ static const struct row rows[] = {
 	  {"a.yaml", 15, 31, "health.http has no port to ask"},
 	  {"a.yaml", 13, 14, "is a worker (port: none) but its command uses ${PORT}"}}},
 	{"one host in two squads",
-	 {{"a.yaml", "squads:\n  web:\n    hosts: [web1, web2]\n  api:\n    hosts:\n      - web2\n"}},
+	 {{"a.yaml",
+	   "squads:\n  web:\n    hosts: [web1, web2]\n  api:\n    hosts:\n      - web2\n"}},
 	 {{"a.yaml", 3, 19,
 	   "host 'web2' is in two squads, 'api' and 'web' (also at a.yaml:6:9): a host belongs to one squad"}}},
 	{"one host twice in a squad",
@@ -179,9 +181,7 @@ static const struct row rows[] = {
 	{"a squad without hosts",
 	 {{"a.yaml", "squads:\n  web:\n    hosts: []\n"}},
 	 {{"a.yaml", 3, 12, "'hosts' must be a non-empty list of hosts, not a list"}}},
-	{"an empty file",
-	 {{"a.yaml", ""}},
-	 {{"a.yaml", 1, 1, "file is empty"}}},
+	{"an empty file", {{"a.yaml", ""}}, {{"a.yaml", 1, 1, "file is empty"}}},
 	{"a file of comments is empty",
 	 {{"a.yaml", "# nothing yet\n"}},
 	 {{"a.yaml", 1, 1, "file is empty"}}},
@@ -193,11 +193,13 @@ static const struct row rows[] = {
 	 {{"a.yaml", "hello\n"}},
 	 {{"a.yaml", 1, 1, "not the value 'hello'"}}},
 	{"invalid UTF-8",
-	 {{"a.yaml", "squads:\n  w\xff" "b:\n    hosts: [a]\n"}},
+	 {{"a.yaml", "squads:\n  w\xff"
+		     "b:\n    hosts: [a]\n"}},
 	 {{"a.yaml", 2, 4, "invalid UTF-8 (byte 0xff): desired-state files must be UTF-8"}}},
 	{"a YAML syntax error has libyaml's position",
 	 {{"a.yaml", "squads:\n  web:\n    hosts: [a, b\n  api: {}\n"}},
-	 {{"a.yaml", 4, 6, "YAML syntax error: did not find expected ',' or ']' (while parsing a flow sequence at 3:12)"}}},
+	 {{"a.yaml", 4, 6,
+	   "YAML syntax error: did not find expected ',' or ']' (while parsing a flow sequence at 3:12)"}}},
 	{"a tab for indentation",
 	 {{"a.yaml", "squads:\n\tweb:\n"}},
 	 {{"a.yaml", 2, 1, "YAML syntax error: found character that cannot start any token"}}},
@@ -255,8 +257,8 @@ static const struct row rows[] = {
 	 {{"a.yaml", PRE HEAD SIZE CMD "    size: 3\n"}},
 	 {{"a.yaml", 14, 5, "duplicate key 'size' in a swarm (first at line 12, column 5)"}}},
 	{"env values supervisord would mangle",
-	 {{"a.yaml", PRE HEAD SIZE CMD
-		     "    env: {PORT: '1', A: 'x\"y', B: 'a #b', C: 'back\\slash'}\n"}},
+	 {{"a.yaml",
+	   PRE HEAD SIZE CMD "    env: {PORT: '1', A: 'x\"y', B: 'a #b', C: 'back\\slash'}\n"}},
 	 {{"a.yaml", 14, 11, "env 'PORT' is set by raptor for every instance"},
 	  {"a.yaml", 14, 25, "env A contains '\"'"},
 	  {"a.yaml", 14, 35, "env B contains whitespace followed by '#'"},
@@ -268,8 +270,9 @@ static const struct row rows[] = {
 	  {"a.yaml", 14, 26, "env name '1X' starts with a digit"}}},
 	{"commands supervisord would mangle",
 	 {{"a.yaml", PRE HEAD SIZE "    command: /bin/hello --port ${PROT}\n"},
-	  {"b.yaml", "swarms:\n  - {app: a, version: '1', config: c, proc: p, squad: web, size: 1,\n"
-		     "     command: \"/bin/x ;y\"}\n"}},
+	  {"b.yaml",
+	   "swarms:\n  - {app: a, version: '1', config: c, proc: p, squad: web, size: 1,\n"
+	   "     command: \"/bin/x ;y\"}\n"}},
 	 {{"a.yaml", 13, 14,
 	   "command uses ${PROT}: the only placeholders are ${PORT}, ${HOST} and ${ADDRESS} (did you mean ${PORT}?)"},
 	  {"b.yaml", 3, 15, "command contains whitespace followed by ';'"}}},
@@ -299,8 +302,10 @@ static const struct row rows[] = {
 	  {"a.yaml", 4, 36, "'first' must be a whole number from 1 to 65535, not 70000"}}},
 	{"rollout amounts",
 	 {{"a.yaml", PRE HEAD SIZE CMD "    rollout: {max_surge: 0, max_unavailable: 150%}\n"}},
-	 {{"a.yaml", 14, 26, "'max_surge' must be a count from 1 or a percentage from 1% to 100%, not 0"},
-	  {"a.yaml", 14, 46, "'max_unavailable' must be a count from 0 or a percentage from 0% to 100%, not the value '150%'"}}},
+	 {{"a.yaml", 14, 26,
+	   "'max_surge' must be a count from 1 or a percentage from 1% to 100%, not 0"},
+	  {"a.yaml", 14, 46,
+	   "'max_unavailable' must be a count from 0 or a percentage from 0% to 100%, not the value '150%'"}}},
 	{"booleans are true or false",
 	 {{"a.yaml", PRE HEAD SIZE CMD "    health: {tcp: yes}\n"}},
 	 {{"a.yaml", 14, 19, "'tcp' must be true or false, not the value 'yes'"}}},
@@ -381,8 +386,8 @@ static void test_rows(void **state)
 				const struct diag *got = &diags.items.v[g];
 
 				if (want->never && strstr(got->msg, want->never)) {
-					print_message("row '%s': a message shows '%s': %s\n", r->name,
-						      want->never, got->msg);
+					print_message("row '%s': a message shows '%s': %s\n",
+						      r->name, want->never, got->msg);
 					ok = false;
 				}
 				if (!strcmp(got->file, want->file) && got->line == want->line &&
@@ -419,9 +424,10 @@ static void dump_files(struct buf *out, const struct file *files)
 	desired_release(&d);
 }
 
-#define SWARM_X "  - {app: x, version: '1', config: c, proc: web, squad: web, size: 2, command: /x}\n"
+#define SWARM_X                                                                                    \
+	"  - {app: x, version: '1', config: c, proc: web, squad: web, size: 2, command: /x}\n"
 #define SWARM_Y                                                                                    \
-	"  - app: y\n    version: '2'\n    config: c\n    proc: worker\n    squad: web\n"      \
+	"  - app: y\n    version: '2'\n    config: c\n    proc: worker\n    squad: web\n"          \
 	"    size: 1\n    command: /y\n    port: none\n    env: {B: '2', A: '1'}\n"
 #define SWARM_Y_REORDERED                                                                          \
 	"  - env: {A: '1', B: '2'}\n    port: none\n    command: /y\n    size: 1\n"                \
@@ -512,8 +518,9 @@ static void test_error_cap(void **state)
 	(void)state;
 	buf_puts(&yaml, "swarms:\n");
 	for (int i = 0; i < 150; i++)
-		buf_printf(&yaml, "  - {app: a%d, version: '1', config: c, proc: p, squad: s,"
-				  " size: 1, command: /x, szie: 1}\n",
+		buf_printf(&yaml,
+			   "  - {app: a%d, version: '1', config: c, proc: p, squad: s,"
+			   " size: 1, command: /x, szie: 1}\n",
 			   i);
 	source_init(&src);
 	source_add(&src, "many.yaml", yaml.ptr, yaml.len);

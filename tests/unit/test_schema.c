@@ -75,21 +75,24 @@ static void test_loader_and_schema_agree(void **state)
 		if (!props)
 			continue;
 		if (!keys) {
-			print_message("the JSON Schema defines object '%s'; the loader has no such table\n",
-				      name);
+			print_message(
+				"the JSON Schema defines object '%s'; the loader has no such table\n",
+				name);
 			extra++;
 			continue;
 		}
 		if (!json_is_false(json_object_get(def, "additionalProperties"))) {
-			print_message("$defs.%s allows additional properties; the loader does not\n",
-				      name);
+			print_message(
+				"$defs.%s allows additional properties; the loader does not\n",
+				name);
 			extra++;
 		}
 		json_object_foreach(props, key, value)
 		{
 			if (!json_object_get(keys, key)) {
-				print_message("the JSON Schema has %s.%s; the loader does not accept it\n",
-					      name, key);
+				print_message(
+					"the JSON Schema has %s.%s; the loader does not accept it\n",
+					name, key);
 				extra++;
 			}
 		}
@@ -97,7 +100,8 @@ static void test_loader_and_schema_agree(void **state)
 	json_object_foreach(table_props(w.schema, "root"), key, value)
 	{
 		if (!json_object_get(json_object_get(w.seen, "root"), key)) {
-			print_message("the JSON Schema has top-level %s; the loader does not\n", key);
+			print_message("the JSON Schema has top-level %s; the loader does not\n",
+				      key);
 			extra++;
 		}
 	}

@@ -165,16 +165,11 @@ static const struct {
 	uint64_t bytes;
 	const char *msg;
 } size_rows[] = {
-	{"512", 0, 512, NULL},
-	{"4MiB", 0, 4 << 20, NULL},
-	{"64KiB", 0, 64 << 10, NULL},
-	{"1G", 0, 1 << 30, NULL},
-	{"10B", 0, 10, NULL},
-	{"", -1, 0, "empty size"},
-	{"1.5MiB", -1, 0, "fraction"},
-	{"4XB", -1, 0, "unknown unit"},
-	{"MiB", -1, 0, "not a size"},
-	{"99999999999999GiB", -1, 0, "too large"},
+	{"512", 0, 512, NULL},	       {"4MiB", 0, 4 << 20, NULL},
+	{"64KiB", 0, 64 << 10, NULL},  {"1G", 0, 1 << 30, NULL},
+	{"10B", 0, 10, NULL},	       {"", -1, 0, "empty size"},
+	{"1.5MiB", -1, 0, "fraction"}, {"4XB", -1, 0, "unknown unit"},
+	{"MiB", -1, 0, "not a size"},  {"99999999999999GiB", -1, 0, "too large"},
 };
 
 static void test_sizes(void **state)
@@ -186,7 +181,8 @@ static void test_sizes(void **state)
 		int rc = size_parse(&bytes, size_rows[i].in, &err);
 
 		if (rc != size_rows[i].rc)
-			fail_msg("row %zu '%s': rc %d (%s)", i, size_rows[i].in, rc, error_msg(&err));
+			fail_msg("row %zu '%s': rc %d (%s)", i, size_rows[i].in, rc,
+				 error_msg(&err));
 		if (!rc)
 			assert_int_equal(bytes, size_rows[i].bytes);
 		else
@@ -213,8 +209,8 @@ static void test_size_format(void **state)
 
 static void test_suggest(void **state)
 {
-	static const char *const keys[] = {"app", "version", "config", "proc", "squad", "size",
-					   "command"};
+	static const char *const keys[] = {"app",   "version", "config", "proc",
+					   "squad", "size",    "command"};
 
 	(void)state;
 	assert_int_equal(edit_distance("szie", "size", 3), 1);
@@ -253,11 +249,16 @@ static void test_error_and_diags(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_buf_cap),	       cmocka_unit_test(test_buf_printable),
-		cmocka_unit_test(test_vec),	       cmocka_unit_test(test_arena),
-		cmocka_unit_test(test_strmap),	       cmocka_unit_test(test_durations),
-		cmocka_unit_test(test_duration_format), cmocka_unit_test(test_sizes),
-		cmocka_unit_test(test_size_format),     cmocka_unit_test(test_suggest),
+		cmocka_unit_test(test_buf_cap),
+		cmocka_unit_test(test_buf_printable),
+		cmocka_unit_test(test_vec),
+		cmocka_unit_test(test_arena),
+		cmocka_unit_test(test_strmap),
+		cmocka_unit_test(test_durations),
+		cmocka_unit_test(test_duration_format),
+		cmocka_unit_test(test_sizes),
+		cmocka_unit_test(test_size_format),
+		cmocka_unit_test(test_suggest),
 		cmocka_unit_test(test_error_and_diags),
 	};
 	return cmocka_run_group_tests_name("toolkit", tests, NULL, NULL);
