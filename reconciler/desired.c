@@ -78,7 +78,7 @@ void desired_count(const struct desired *d, struct desired_counts *out)
 		const struct swarm *s = &d->swarms.v[i];
 
 		out->instances += (size_t)s->size;
-		if (!s->routed)
+		if (!s->routed || !s->routing.balancer || !s->routing.pool)
 			continue;
 		buf_reset(&key);
 		buf_printf(&key, "%s/%s", s->routing.balancer, s->routing.pool);

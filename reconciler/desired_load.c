@@ -66,7 +66,6 @@ struct loader {
 	const char *file; /* in d->mem */
 	struct pos settings_at[MERGE_TABLES][MAX_FIELDS];
 	struct strmap squad_at, balancer_at; /* name -> struct pos * */
-	size_t swarm_seq;
 };
 
 /* ---- positions and messages ---- */
@@ -694,6 +693,14 @@ static void check_required(struct loader *lc, const struct ynode *node, const st
 			       t->fields[i].key);
 }
 
+/* Whether a parse_map() of table `t` saw `key`. */
+static bool was_set(const struct table *t, const struct ynode *const *seen, const char *key)
+{
+	size_t idx;
+
+	return find_field(t, key, &idx) && seen[idx];
+}
+
 static void parse_value(struct loader *lc, const struct field *f, const struct ynode *v, void *obj,
 			bool merge)
 {
@@ -1105,7 +1112,7 @@ static void read_squads(struct loader *lc, const struct ynode *v, void *target,
 		} else {
 			parse_map(lc, val, &squad_table, &q, seen, false);
 			check_required(lc, val, &squad_table, seen, what.ptr);
-			q.own_ports = seen[1] != NULL;
+			q.own_ports = was_set(&squad_table, seen, "ports");
 		}
 		vec_push(&lc->d->squads, q);
 		buf_release(&what);
@@ -1157,21 +1164,20 @@ static void read_swarms(struct loader *lc, const struct ynode *v, void *target,
 		const struct ynode *seen[MAX_FIELDS] = {0};
 		struct swarm s = {0};
 
-		lc->swarm_seq++;
 		s.health.timeout_ms = 60000;
 		s.rollout.max_surge.value = 100;
 		s.rollout.max_surge.percent = true;
 		parse_map(lc, item, &swarm_table, &s, seen, false);
 		if (item->kind != YNODE_MAP)
 			continue;
-		s.routed = seen[11] != NULL;
+		s.routed = was_set(&swarm_table, seen, "routing");
 		buf_reset(&what);
 		buf_puts(&what, "swarm ");
 		swarm_identity(&what, s.app, s.config, s.proc, s.squad);
 		check_required(lc, item, &swarm_table, seen, what.ptr);
 		/* a swarm without its identity or command cannot be checked further */
 		if (!s.app || !s.version || !s.config || !s.proc || !s.squad || !s.command ||
-		    !seen[5])
+		    !was_set(&swarm_table, seen, "size"))
 			continue;
 		buf_reset(&what);
 		swarm_identity(&what, s.app, s.config, s.proc, s.squad);
