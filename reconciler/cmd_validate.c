@@ -55,6 +55,11 @@ int cmd_validate(struct cli_opts *o)
 		fprintf(stderr, "raptor validate: %s\n", error_msg(&err));
 		goto cleanup;
 	}
+	if (o->verbose) {
+		for (size_t i = 0; i < src.files.n; i++)
+			fprintf(stderr, "raptor validate: reading %s (%zu bytes)\n",
+				src.files.v[i].path, src.files.v[i].len);
+	}
 	desired_release(&d);
 	if (desired_load(&d, &src, &diags) < 0) {
 		diags_sort(&diags);

@@ -95,8 +95,13 @@ void desired_count(const struct desired *d, struct desired_counts *out)
 void swarm_identity(struct buf *out, const char *app, const char *config, const char *proc,
 		    const char *squad)
 {
-	buf_printf(out, "%s/%s/%s@%s", app ? app : "?", config ? config : "?", proc ? proc : "?",
-		   squad ? squad : "?");
+	buf_puts(out, app ? app : "?");
+	buf_putc(out, '/');
+	buf_puts(out, config ? config : "?");
+	buf_putc(out, '/');
+	buf_puts(out, proc ? proc : "?");
+	buf_putc(out, '@');
+	buf_puts(out, squad ? squad : "?");
 }
 
 static void dump_strv(struct buf *out, const struct strv *v)

@@ -473,29 +473,33 @@ static bool parse_long(const char *s, long *out)
 	return !*end && errno != ERANGE;
 }
 
+static void describe_int_range(struct buf *out, const struct field *f)
+{
+	buf_printf(out, "a whole number from %ld to %ld", f->min, f->max);
+}
+
 static int read_int(struct loader *lc, const struct ynode *v, const struct field *f, int *out)
 {
 	struct buf expect = BUF_INIT;
 	long n;
-	int rc = -1;
 
-	buf_printf(&expect, "a whole number from %ld to %ld", f->min, f->max);
+	if (v->kind == YNODE_SCALAR && v->plain && parse_long(v->text, &n) && n >= f->min &&
+	    n <= f->max) {
+		*out = (int)n;
+		return 0;
+	}
+	/* the slow path builds the message only when there is one to give */
+	describe_int_range(&expect, f);
 	if (v->kind != YNODE_SCALAR || !v->plain || !parse_long(v->text, &n)) {
 		err_type(lc, v, f->key, expect.ptr);
 		if (v->kind == YNODE_SCALAR && !v->plain && parse_long(v->text, &n))
 			diag_add(lc->diags, lc->file, v->line, v->col,
 				 "note: '%s' is quoted; write %s without quotes", f->key, v->text);
-		goto cleanup;
-	}
-	if (n < f->min || n > f->max) {
+	} else {
 		err_at(lc, v, "'%s' must be %s, not %ld", f->key, expect.ptr, n);
-		goto cleanup;
 	}
-	*out = (int)n;
-	rc = 0;
-cleanup:
 	buf_release(&expect);
-	return rc;
+	return -1;
 }
 
 static int read_bool(struct loader *lc, const struct ynode *v, const char *key, bool *out)
@@ -1026,7 +1030,8 @@ static void read_env(struct loader *lc, const struct ynode *v, void *target, con
 			}
 		}
 		buf_reset(&key);
-		buf_printf(&key, "env %s", e->name);
+		buf_puts(&key, "env ");
+		buf_puts(&key, e->name);
 		if (ynode_is_null(val)) {
 			err_at(lc, val, "env '%s' has no value (write \"\" for an empty one)",
 			       e->name);
@@ -1179,9 +1184,7 @@ static void read_swarms(struct loader *lc, const struct ynode *v, void *target,
 		if (!s.app || !s.version || !s.config || !s.proc || !s.squad || !s.command ||
 		    !was_set(&swarm_table, seen, "size"))
 			continue;
-		buf_reset(&what);
-		swarm_identity(&what, s.app, s.config, s.proc, s.squad);
-		s.identity = arena_strndup(&lc->d->mem, what.ptr, what.len);
+		s.identity = arena_strndup(&lc->d->mem, what.ptr + 6, what.len - 6);
 		vec_push(&lc->d->swarms, s);
 	}
 	buf_release(&what);

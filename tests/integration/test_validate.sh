@@ -177,3 +177,7 @@ run "$RAPTOR"
 expect_rc "no command" 1
 cd "$REPO_ROOT/examples/basic" && run "$RAPTOR" validate && cd "$SCRATCH"
 expect_rc "PATH defaults to ." 0
+run "$RAPTOR" validate -v "$REPO_ROOT/examples/basic"
+expect_rc "validate -v" 0
+expect_in "-v lists the files read on stderr" "$err" "reading swarms.yaml"
+expect_in "-v keeps the result on stdout" "$out" "valid: "
