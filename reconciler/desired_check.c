@@ -20,14 +20,11 @@ static void err_pos(struct diags *diags, const struct pos *p, const char *fmt, .
 
 static void err_pos(struct diags *diags, const struct pos *p, const char *fmt, ...)
 {
-	struct buf b = BUF_INIT;
 	va_list ap;
 
 	va_start(ap, fmt);
-	buf_vprintf(&b, fmt, ap);
+	diag_vadd(diags, p->file ? p->file : "", p->line, p->col, fmt, ap);
 	va_end(ap);
-	diag_add(diags, p->file ? p->file : "", p->line, p->col, "%s", buf_cstr(&b));
-	buf_release(&b);
 }
 
 static int pos_cmp(const struct pos *a, const struct pos *b)

@@ -81,14 +81,11 @@ static void err_at(struct loader *lc, const struct ynode *n, const char *fmt, ..
 
 static void err_at(struct loader *lc, const struct ynode *n, const char *fmt, ...)
 {
-	struct buf b = BUF_INIT;
 	va_list ap;
 
 	va_start(ap, fmt);
-	buf_vprintf(&b, fmt, ap);
+	diag_vadd(lc->diags, lc->file, n->line, n->col, fmt, ap);
 	va_end(ap);
-	diag_add(lc->diags, lc->file, n->line, n->col, "%s", buf_cstr(&b));
-	buf_release(&b);
 }
 
 static void err_type(struct loader *lc, const struct ynode *n, const char *key, const char *expect)
@@ -1092,9 +1089,31 @@ static bool claim_name(struct loader *lc, struct strmap *m, const struct ynode *
 	return false;
 }
 
+/* The head of a `name: {...}` entry of squads or balancers: a valid name,
+ * defined nowhere else. Fills `what` ("squad 'web'") for messages. */
+static bool read_entry_name(struct loader *lc, const struct ynode *k, struct strmap *claimed,
+			    const char *noun, char **name, struct pos *pos, struct buf *what)
+{
+	struct buf key = BUF_INIT;
+	bool ok;
+
+	buf_printf(&key, "%s name", noun);
+	ok = read_string(lc, k, key.ptr, check_ident, name) == 0 &&
+	     claim_name(lc, claimed, k, *name, noun);
+	buf_release(&key);
+	if (!ok)
+		return false;
+	*pos = pos_of(lc, k);
+	buf_reset(what);
+	buf_printf(what, "%s '%s'", noun, *name);
+	return true;
+}
+
 static void read_squads(struct loader *lc, const struct ynode *v, void *target,
 			const struct field *f)
 {
+	struct buf what = BUF_INIT;
+
 	(void)target;
 	(void)f;
 	if (v->kind != YNODE_MAP) {
@@ -1105,28 +1124,23 @@ static void read_squads(struct loader *lc, const struct ynode *v, void *target,
 		const struct ynode *k = v->items[2 * i], *val = v->items[2 * i + 1];
 		const struct ynode *seen[MAX_FIELDS] = {0};
 		struct squad q = {0};
-		struct buf what = BUF_INIT;
 
-		if (read_string(lc, k, "squad name", check_ident, &q.name) < 0 ||
-		    !claim_name(lc, &lc->squad_at, k, q.name, "squad"))
+		if (!read_entry_name(lc, k, &lc->squad_at, "squad", &q.name, &q.pos, &what))
 			continue;
-		q.pos = pos_of(lc, k);
-		buf_printf(&what, "squad '%s'", q.name);
-		if (val->kind != YNODE_MAP) {
-			err_type(lc, val, what.ptr, "a mapping with hosts");
-		} else {
-			parse_map(lc, val, &squad_table, &q, seen, false);
+		parse_map(lc, val, &squad_table, &q, seen, false);
+		if (val->kind == YNODE_MAP)
 			check_required(lc, val, &squad_table, seen, what.ptr);
-			q.own_ports = was_set(&squad_table, seen, "ports");
-		}
+		q.own_ports = was_set(&squad_table, seen, "ports");
 		vec_push(&lc->d->squads, q);
-		buf_release(&what);
 	}
+	buf_release(&what);
 }
 
 static void read_balancers(struct loader *lc, const struct ynode *v, void *target,
 			   const struct field *f)
 {
+	struct buf what = BUF_INIT;
+
 	(void)target;
 	(void)f;
 	if (v->kind != YNODE_MAP) {
@@ -1136,21 +1150,16 @@ static void read_balancers(struct loader *lc, const struct ynode *v, void *targe
 	for (size_t i = 0; i < v->n; i++) {
 		const struct ynode *k = v->items[2 * i], *val = v->items[2 * i + 1];
 		const struct ynode *seen[MAX_FIELDS] = {0};
-		struct balancer b = {0};
-		struct buf what = BUF_INIT;
+		struct balancer b = {.drain_ms = 2000};
 
-		if (read_string(lc, k, "balancer name", check_ident, &b.name) < 0 ||
-		    !claim_name(lc, &lc->balancer_at, k, b.name, "balancer"))
+		if (!read_entry_name(lc, k, &lc->balancer_at, "balancer", &b.name, &b.pos, &what))
 			continue;
-		b.pos = pos_of(lc, k);
-		b.drain_ms = 2000;
-		buf_printf(&what, "balancer '%s'", b.name);
 		parse_map(lc, val, &balancer_table, &b, seen, false);
 		if (val->kind == YNODE_MAP)
 			check_required(lc, val, &balancer_table, seen, what.ptr);
 		vec_push(&lc->d->balancers, b);
-		buf_release(&what);
 	}
+	buf_release(&what);
 }
 
 static void read_swarms(struct loader *lc, const struct ynode *v, void *target,

@@ -14,19 +14,17 @@ void diags_init(struct diags *d, size_t max)
 	d->max = max ? max : DIAGS_MAX_DEFAULT;
 }
 
-void diag_add(struct diags *d, const char *file, unsigned line, unsigned col, const char *fmt, ...)
+void diag_vadd(struct diags *d, const char *file, unsigned line, unsigned col, const char *fmt,
+	       va_list ap)
 {
 	struct buf b = BUF_INIT;
 	struct diag *g;
-	va_list ap;
 
 	if (d->items.n >= d->max) {
 		d->dropped++;
 		return;
 	}
-	va_start(ap, fmt);
 	buf_vprintf(&b, fmt, ap);
-	va_end(ap);
 	g = vec_add(&d->items);
 	g->file = arena_strdup(&d->mem, file ? file : "");
 	g->line = line;
@@ -34,6 +32,15 @@ void diag_add(struct diags *d, const char *file, unsigned line, unsigned col, co
 	g->msg = arena_strndup(&d->mem, buf_cstr(&b), b.len);
 	g->seq = d->items.n;
 	buf_release(&b);
+}
+
+void diag_add(struct diags *d, const char *file, unsigned line, unsigned col, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	diag_vadd(d, file, line, col, fmt, ap);
+	va_end(ap);
 }
 
 size_t diags_count(const struct diags *d)

@@ -6,6 +6,7 @@
 #ifndef RAPTOR_DIAG_H
 #define RAPTOR_DIAG_H
 
+#include <stdarg.h>
 #include <stdio.h>
 
 #include "arena.h"
@@ -29,6 +30,8 @@ struct diags {
 void diags_init(struct diags *d, size_t max);
 void diag_add(struct diags *d, const char *file, unsigned line, unsigned col, const char *fmt, ...)
 	__attribute__((format(printf, 5, 6)));
+void diag_vadd(struct diags *d, const char *file, unsigned line, unsigned col, const char *fmt,
+	       va_list ap) __attribute__((format(printf, 5, 0)));
 /* Every diagnostic found, including those past the cap. */
 size_t diags_count(const struct diags *d);
 /* Orders by file, line, column, then discovery. */

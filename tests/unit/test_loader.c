@@ -344,6 +344,22 @@ static void load_files(struct desired *d, struct diags *diags, const struct file
 	source_release(&src);
 }
 
+/* Loads one file of `len` bytes (data may be NULL past the size cap). */
+static int load_text(struct desired *d, struct diags *diags, const char *path, const char *data,
+		     size_t len)
+{
+	struct source src;
+	int rc;
+
+	source_init(&src);
+	src.root = strdup("test");
+	source_add(&src, path, data, len);
+	diags_init(diags, 0);
+	rc = desired_load(d, &src, diags);
+	source_release(&src);
+	return rc;
+}
+
 static size_t count_wants(const struct row *r)
 {
 	size_t n = 0;
@@ -489,15 +505,13 @@ static void test_defaults(void **state)
 
 static void test_oversized_file(void **state)
 {
-	struct source src;
 	struct desired d;
 	struct diags diags;
 
 	(void)state;
-	source_init(&src);
-	source_add(&src, "big.yaml", NULL, SOURCE_MAX_FILE + (SOURCE_MAX_FILE / 8));
-	diags_init(&diags, 0);
-	assert_int_equal(desired_load(&d, &src, &diags), -1);
+	assert_int_equal(
+		load_text(&d, &diags, "big.yaml", NULL, SOURCE_MAX_FILE + (SOURCE_MAX_FILE / 8)),
+		-1);
 	assert_int_equal(diags_count(&diags), 1);
 	assert_string_equal(diags.items.v[0].file, "big.yaml");
 	assert_int_equal(diags.items.v[0].line, 1);
@@ -505,13 +519,27 @@ static void test_oversized_file(void **state)
 			    "file is 4.5 MiB: desired-state files are limited to 4 MiB");
 	diags_release(&diags);
 	desired_release(&d);
-	source_release(&src);
+}
+
+/* Loads generated YAML that must fail with exactly one diagnostic. */
+static void expect_one(struct buf *yaml, unsigned line, const char *text)
+{
+	struct desired d;
+	struct diags diags;
+
+	assert_int_equal(load_text(&d, &diags, "a.yaml", yaml->ptr, yaml->len), -1);
+	assert_int_equal(diags_count(&diags), 1);
+	if (!strstr(diags.items.v[0].msg, text))
+		fail_msg("got '%s', want '%s'", diags.items.v[0].msg, text);
+	assert_int_equal(diags.items.v[0].line, line);
+	diags_release(&diags);
+	desired_release(&d);
+	buf_release(yaml);
 }
 
 static void test_error_cap(void **state)
 {
 	struct buf yaml = BUF_INIT;
-	struct source src;
 	struct desired d;
 	struct diags diags;
 
@@ -522,65 +550,36 @@ static void test_error_cap(void **state)
 			   "  - {app: a%d, version: '1', config: c, proc: p, squad: s,"
 			   " size: 1, command: /x, szie: 1}\n",
 			   i);
-	source_init(&src);
-	source_add(&src, "many.yaml", yaml.ptr, yaml.len);
-	diags_init(&diags, 0);
-	assert_int_equal(desired_load(&d, &src, &diags), -1);
+	assert_int_equal(load_text(&d, &diags, "many.yaml", yaml.ptr, yaml.len), -1);
 	/* 150 unknown keys and 150 unknown squads: the first 100 kept, all counted */
 	assert_int_equal(diags.items.n, DIAGS_MAX_DEFAULT);
 	assert_int_equal(diags_count(&diags), 300);
 	diags_release(&diags);
 	desired_release(&d);
-	source_release(&src);
 	buf_release(&yaml);
 }
 
 static void test_too_many_aliases(void **state)
 {
 	struct buf yaml = BUF_INIT;
-	struct source src;
-	struct desired d;
-	struct diags diags;
 
 	(void)state;
 	buf_puts(&yaml, "x: &a v\nl: [");
 	for (int i = 0; i < 101; i++)
 		buf_printf(&yaml, "%s*a", i ? ", " : "");
 	buf_puts(&yaml, "]\n");
-	source_init(&src);
-	source_add(&src, "a.yaml", yaml.ptr, yaml.len);
-	diags_init(&diags, 0);
-	assert_int_equal(desired_load(&d, &src, &diags), -1);
-	assert_int_equal(diags_count(&diags), 1);
-	assert_non_null(strstr(diags.items.v[0].msg, "more than 100 aliases in one file"));
-	assert_int_equal(diags.items.v[0].line, 2);
-	diags_release(&diags);
-	desired_release(&d);
-	source_release(&src);
-	buf_release(&yaml);
+	expect_one(&yaml, 2, "more than 100 aliases in one file");
 }
 
 static void test_deep_nesting(void **state)
 {
 	struct buf yaml = BUF_INIT;
-	struct source src;
-	struct desired d;
-	struct diags diags;
 
 	(void)state;
 	buf_puts(&yaml, "squads: ");
 	for (int i = 0; i < 100; i++)
 		buf_putc(&yaml, '[');
-	source_init(&src);
-	source_add(&src, "a.yaml", yaml.ptr, yaml.len);
-	diags_init(&diags, 0);
-	assert_int_equal(desired_load(&d, &src, &diags), -1);
-	assert_int_equal(diags_count(&diags), 1);
-	assert_non_null(strstr(diags.items.v[0].msg, "nesting deeper than 64 levels"));
-	diags_release(&diags);
-	desired_release(&d);
-	source_release(&src);
-	buf_release(&yaml);
+	expect_one(&yaml, 1, "nesting deeper than 64 levels");
 }
 
 static void test_no_files(void **state)
