@@ -15,25 +15,23 @@ static void print_summary(FILE *f, const struct desired *d, const struct source 
 	struct desired_counts c;
 
 	desired_count(d, &c);
-	{
-		const struct {
-			size_t n;
-			const char *one, *many, *after;
-		} parts[] = {
-			{c.squads, "squad", "squads", ", "},
-			{c.hosts, "host", "hosts", ", "},
-			{c.swarms, "swarm", "swarms", " ("},
-			{c.instances, "instance", "instances", "), "},
-			{c.pools, "pool", "pools", " on "},
-			{c.balancers, "balancer", "balancers", ", from "},
-			{d->files, "file", "files", ""},
-		};
+	const struct {
+		size_t n;
+		const char *one, *many, *after;
+	} parts[] = {
+		{c.squads, "squad", "squads", ", "},
+		{c.hosts, "host", "hosts", ", "},
+		{c.swarms, "swarm", "swarms", " ("},
+		{c.instances, "instance", "instances", "), "},
+		{c.pools, "pool", "pools", " on "},
+		{c.balancers, "balancer", "balancers", ", from "},
+		{d->files, "file", "files", ""},
+	};
 
-		fprintf(f, "%svalid%s: ", term_color(f, TERM_GREEN), term_color(f, TERM_RESET));
-		for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++)
-			fprintf(f, "%zu %s%s", parts[i].n,
-				parts[i].n == 1 ? parts[i].one : parts[i].many, parts[i].after);
-	}
+	fprintf(f, "%svalid%s: ", term_color(f, TERM_GREEN), term_color(f, TERM_RESET));
+	for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++)
+		fprintf(f, "%zu %s%s", parts[i].n, parts[i].n == 1 ? parts[i].one : parts[i].many,
+			parts[i].after);
 	if (src->commit)
 		fprintf(f, " at commit %s (%s %s)", src->commit, src->root, src->ref);
 	else
