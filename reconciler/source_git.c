@@ -154,6 +154,20 @@ static int walk_cb(const char *root, const git_tree_entry *entry, void *payload)
 	return 0;
 }
 
+/* Inside a git hook (pre-receive), the pushed objects are still in a
+ * quarantine directory that git names in GIT_OBJECT_DIRECTORY and
+ * GIT_ALTERNATE_OBJECT_DIRECTORIES; libgit2 looks there only when asked to
+ * honour the environment. Elsewhere the repository is exactly the path. */
+static unsigned open_flags(void)
+{
+	const char *quarantine = getenv("GIT_QUARANTINE_PATH");
+	const char *objects = getenv("GIT_OBJECT_DIRECTORY");
+
+	if ((quarantine && *quarantine) || (objects && *objects))
+		return GIT_REPOSITORY_OPEN_FROM_ENV;
+	return GIT_REPOSITORY_OPEN_NO_SEARCH;
+}
+
 int source_read_git(struct source *out, const char *repo_path, const char *ref, struct error *err)
 {
 	struct gwalk w = {.src = out, .err = err};
@@ -166,7 +180,7 @@ int source_read_git(struct source *out, const char *repo_path, const char *ref, 
 	out->root = xstrdup(repo_path);
 	out->ref = xstrdup(ref ? ref : "HEAD");
 	git_libgit2_init();
-	if (git_repository_open_ext(&w.repo, repo_path, GIT_REPOSITORY_OPEN_NO_SEARCH, NULL) < 0) {
+	if (git_repository_open_ext(&w.repo, repo_path, open_flags(), NULL) < 0) {
 		error_set(err, "%s: not a git repository (%s)", repo_path, git_msg());
 		goto cleanup;
 	}

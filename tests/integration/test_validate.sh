@@ -181,3 +181,29 @@ run "$RAPTOR" validate -v "$REPO_ROOT/examples/basic"
 expect_rc "validate -v" 0
 expect_in "-v lists the files read on stderr" "$err" "reading swarms.yaml"
 expect_in "-v keeps the result on stdout" "$out" "valid: "
+
+# --- a pre-receive hook on a bare server repository (contrib/README.md's):
+# pushed objects are still in git's quarantine when the hook runs
+git_ init -q --bare server.git
+cat >server.git/hooks/pre-receive <<HOOK
+#!/bin/sh
+while read -r old new ref; do
+	[ "\$ref" = refs/heads/main ] || continue
+	"$RAPTOR" validate --repo "\$GIT_DIR" --ref "\$new" || exit 1
+done
+HOOK
+chmod +x server.git/hooks/pre-receive
+git_ clone -q server.git pusher 2>/dev/null
+cp "$REPO_ROOT"/examples/basic/*.yaml pusher/
+git_ -C pusher add -A && git_ -C pusher commit -qm good
+run git_ -C pusher push origin HEAD:main
+expect_rc "a valid push is accepted" 0
+expect_in "the hook shows the summary" "$err" "remote: valid: 1 squad"
+sed -i '0,/size:/s//szie:/' pusher/swarms.yaml
+git_ -C pusher commit -qam typo
+run git_ -C pusher push origin HEAD:main
+expect_rc "an invalid push is rejected" 1
+expect_in "the pusher sees the positioned error" "$err" "remote: swarms.yaml:9:5: unknown key 'szie' in a swarm (did you mean 'size'?)"
+expect_in "git reports the refusal" "$err" "pre-receive hook declined"
+[ "$(git_ -C server.git rev-parse main)" = "$(git_ -C pusher rev-parse HEAD~1)" ] &&
+	pass "the server keeps the good commit" || fail "the server moved to the bad commit"
