@@ -59,6 +59,8 @@ struct table {
 };
 
 enum { MERGE_SETTINGS, MERGE_SUPERVISOR, MERGE_PORTS, MERGE_TIMEOUTS, MERGE_TABLES };
+static const char *const merge_names[MERGE_TABLES] = {"settings", "settings.supervisor",
+						      "settings.ports", "settings.timeouts"};
 
 struct loader {
 	struct desired *d;
@@ -357,6 +359,10 @@ static int check_env_value(struct buf *why, const char *key, const char *s)
 
 static int check_arg(struct buf *why, const char *key, const char *s)
 {
+	if (!*s) {
+		buf_printf(why, "%s has an empty word", key);
+		return -1;
+	}
 	for (const char *p = s; *p; p++) {
 		if (*p == '\n' || *p == '\r') {
 			buf_printf(why, "%s contains a newline", key);
@@ -785,7 +791,7 @@ static void parse_map(struct loader *lc, const struct ynode *node, const struct 
 			if (at->file) {
 				err_at(lc, k,
 				       "%s '%s' is already set at %s:%u:%u: one file at most sets each settings key",
-				       t->what, f->key, at->file, at->line, at->col);
+				       merge_names[t->merge_id], f->key, at->file, at->line, at->col);
 				continue;
 			}
 			*at = pos_of(lc, k);
@@ -962,8 +968,12 @@ static void read_hosts(struct loader *lc, const struct ynode *v, void *target,
 	struct squad *q = (struct squad *)((char *)target - offsetof(struct squad, hosts));
 
 	(void)f;
-	if (v->kind != YNODE_SEQ || !v->n) {
-		err_type(lc, v, "hosts", "a non-empty list of hosts");
+	if (v->kind == YNODE_SEQ && !v->n) {
+		err_at(lc, v, "'hosts' is empty: a squad needs at least one host");
+		return;
+	}
+	if (v->kind != YNODE_SEQ) {
+		err_type(lc, v, "hosts", "a list of hosts");
 		return;
 	}
 	q->hosts = arena_alloc(&lc->d->mem, v->n * sizeof(*q->hosts));

@@ -191,8 +191,16 @@ static int on_event(struct builder *b, yaml_event_t *ev)
 					ev->data.scalar.length);
 		n->len = ev->data.scalar.length;
 		n->plain = ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
-		if (ev->data.scalar.tag && !strcmp((const char *)ev->data.scalar.tag, YAML_STR_TAG))
-			n->plain = false;
+		/* an explicit core tag decides how the scalar reads, not its quotes */
+		if (ev->data.scalar.tag) {
+			const char *tag = (const char *)ev->data.scalar.tag;
+
+			if (!strcmp(tag, YAML_STR_TAG))
+				n->plain = false;
+			else if (!strcmp(tag, YAML_INT_TAG) || !strcmp(tag, YAML_BOOL_TAG) ||
+				 !strcmp(tag, YAML_NULL_TAG) || !strcmp(tag, YAML_FLOAT_TAG))
+				n->plain = true;
+		}
 		add_anchor(b, (const char *)ev->data.scalar.anchor, n);
 		attach(b, n);
 		return 0;
