@@ -102,7 +102,7 @@ demo: raptor
 	@bash tests/demo.sh
 
 bench: raptor
-	python3 tests/bench/bench_validate.py --raptor ./raptor
+	python3 tests/bench/bench_validate.py --raptor ./raptor --runs 9
 
 format:
 	clang-format -i reconciler/*.[ch] tests/unit/*.[ch]

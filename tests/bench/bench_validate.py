@@ -22,6 +22,8 @@ import argparse
 import datetime
 import json
 import os
+import re
+import shutil
 import signal
 import statistics
 import subprocess
@@ -178,7 +180,43 @@ def verdict(ok):
     return "PASS" if ok else "FAIL"
 
 
-def render(walls_ms, rss_mb, runs, info, floor_mb):
+def profile(cmd, outdir, timeout):
+    """Top inclusive entries of one run under callgrind (instruction counts, not time), or None."""
+    if not shutil.which("valgrind") or not shutil.which("callgrind_annotate"):
+        return None
+    out = os.path.join(outdir, "callgrind.out")
+    r = subprocess.run(["valgrind", "--tool=callgrind", "--callgrind-out-file=" + out] + cmd,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=timeout * 20)
+    if r.returncode != 0 or not os.path.exists(out):
+        return None
+    ann = subprocess.run(["callgrind_annotate", "--inclusive=yes", out], capture_output=True, text=True)
+    rows, total = [], None
+    for line in ann.stdout.splitlines():
+        m = re.match(r"\s*([\d,]+) \(\s*([\d.]+)%\)\s+(.*)$", line)
+        if not m:
+            continue
+        name = m.group(3)
+        if "PROGRAM TOTALS" in name:
+            total = m.group(1)
+            continue
+        # one row per function: skip the loader, libc start-up and duplicate path spellings
+        fn = re.sub(r"\s*\[.*\]$", "", name).split(":")[-1]
+        if fn.startswith("0x") or "below main" in fn or fn in ("main",) or any(fn == r[1] for r in rows):
+            continue
+        lib = re.search(r"\[(.*)\]$", name)
+        where = os.path.basename(lib.group(1)) if lib else ""
+        rows.append((m.group(2), fn, where))
+        if len(rows) == 12:
+            break
+    if not rows:
+        return None
+    lines = ["", "Profile of one run (callgrind, inclusive instructions, %s in all):" % total, "",
+             "| share | function | object |", "| ---: | --- | --- |"]
+    lines += ["| %s%% | %s | %s |" % r for r in rows]
+    return lines
+
+
+def render(walls_ms, rss_mb, runs, info, floor_mb, prof=None):
     med_ms, med_mb = statistics.median(walls_ms), statistics.median(rss_mb)
     ok_ms, ok_mb = med_ms < TARGET_MS, med_mb < TARGET_MB
     lines = [
@@ -209,6 +247,8 @@ def render(walls_ms, rss_mb, runs, info, floor_mb):
         lines.append("- RSS floor: %.1f MB is what /bin/true reports started the same way (a forked child is "
                      "charged the pages it copied from the runner), so a figure near it is an upper bound"
                      % floor_mb)
+    if prof:
+        lines += prof
     return "\n".join(lines) + "\n", ok_ms and ok_mb
 
 
@@ -293,12 +333,13 @@ def main(argv=None):
                     walls_ms.append(wall * 1000.0)
                     rss_mb.append(maxrss_kib / 1024.0)
             floor_kib = rss_floor(logs, a.timeout)
+            prof = profile(cmd, logs, a.timeout)
         except BenchError as e:
             print("bench_validate: %s" % e, file=sys.stderr)
             return 2
 
     floor_mb = None if floor_kib is None else floor_kib / 1024.0
-    section, ok = render(walls_ms, rss_mb, a.runs, info, floor_mb)
+    section, ok = render(walls_ms, rss_mb, a.runs, info, floor_mb, prof)
     update_results(a.out, section)
     sys.stdout.write(section)
     print("bench_validate: %s updated" % a.out, file=sys.stderr)
