@@ -11,7 +11,7 @@ FULL_VERSION := $(VERSION)$(if $(GIT_REV),+g$(GIT_REV))
 
 CC ?= cc
 PKG_CONFIG ?= pkg-config
-PKGS := yaml-0.1 libgit2
+PKGS := yaml-0.1 libgit2 libxml-2.0 libcurl jansson
 TEST_PKGS := cmocka jansson
 
 CPPFLAGS += -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L -DRAPTOR_VERSION='"$(FULL_VERSION)"' -Ireconciler
