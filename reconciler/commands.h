@@ -4,6 +4,14 @@
 
 #include "cli.h"
 
+#include "desired.h"
+#include "source.h"
+
 int cmd_validate(struct cli_opts *o);
+int cmd_status(struct cli_opts *o);
+
+/* Reads the desired state the command line names and checks it, printing
+ * every error; 0, or -1 when the command must stop. Release both always. */
+int load_desired(struct desired *d, struct source *src, const struct cli_opts *o, const char *cmd);
 
 #endif

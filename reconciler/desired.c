@@ -133,6 +133,8 @@ void desired_dump(struct buf *out, const struct desired *d)
 		buf_printf(out, " socket=%s", st->supervisor.socket);
 	if (st->supervisor.credentials)
 		buf_printf(out, " credentials=%s", st->supervisor.credentials);
+	if (st->supervisor.ca_file)
+		buf_printf(out, " ca_file=%s", st->supervisor.ca_file);
 	buf_printf(out, " ports=%d-%d", st->ports.first, st->ports.last);
 	dump_duration(out, "connect", st->timeouts.connect_ms);
 	dump_duration(out, "request", st->timeouts.request_ms);

@@ -51,6 +51,7 @@ struct supervisor_settings {
 	int scheme; /* enum scheme */
 	char *socket;
 	char *credentials; /* "env:NAME" or "file:/path", never a secret itself */
+	char *ca_file;	   /* CA bundle for https, or NULL for the system's */
 	struct pos scheme_pos, socket_pos;
 };
 

@@ -791,7 +791,8 @@ static void parse_map(struct loader *lc, const struct ynode *node, const struct 
 			if (at->file) {
 				err_at(lc, k,
 				       "%s '%s' is already set at %s:%u:%u: one file at most sets each settings key",
-				       merge_names[t->merge_id], f->key, at->file, at->line, at->col);
+				       merge_names[t->merge_id], f->key, at->file, at->line,
+				       at->col);
 				continue;
 			}
 			*at = pos_of(lc, k);
@@ -822,6 +823,7 @@ static const struct field supervisor_fields[] = {
 	 POS(struct supervisor_settings, socket_pos)},
 	{"credentials", F_STRING, OFF(struct supervisor_settings, credentials),
 	 .check = check_credentials},
+	{"ca_file", F_STRING, OFF(struct supervisor_settings, ca_file), .check = check_abs_path},
 };
 static const struct table supervisor_table = {
 	"supervisor",	 "settings.supervisor", supervisor_fields, N(supervisor_fields), 0,

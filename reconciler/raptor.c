@@ -21,8 +21,15 @@ static const struct command commands[] = {
 	 "of the git repository REPO (bare ones too, without a checkout), and checks it\n"
 	 "against the rules of schema/desired-state.md. Prints a one-line summary on stdout\n"
 	 "and exits 0, or prints every error as path:line:col: message on stderr and exits 1.\n"},
-	{"status", NULL, CLI_SOURCE | CLI_JSON, "[PATH] [--repo REPO [--ref REF]] [--json]",
-	 "Show what every host of the fleet is running.", NULL},
+	{"status", cmd_status, CLI_SOURCE | CLI_JSON, "[PATH] [--repo REPO [--ref REF]] [--json]",
+	 "Show what every host of the fleet is running.",
+	 "Asks every host of the desired squads (or of the --squad ones), and every host in\n"
+	 "the state directory's record that no squad lists, what its supervisord runs: all at\n"
+	 "once, one round trip each, never waiting on a host past the configured timeouts.\n"
+	 "Shows each program with its state, whether raptor manages it, its swarm and port,\n"
+	 "and each unreachable host with the reason. --json prints the document of\n"
+	 "schema/status.schema.json.\n\n"
+	 "exit status: 0 every host answered, 3 some hosts did not, 1 an error stopped it.\n"},
 	{"plan", NULL, CLI_SOURCE | CLI_JSON,
 	 "[PATH] [--repo REPO [--ref REF]] [--json] [--detailed-exitcode] [--out PLANFILE]",
 	 "Show what apply would start, route and stop.", NULL},
@@ -102,7 +109,7 @@ int main(int argc, char **argv)
 		return rc > 0 ? 0 : 1;
 	}
 	if (!cmd->run) {
-		fprintf(stderr, "raptor %s: not built yet; this release has: validate\n",
+		fprintf(stderr, "raptor %s: not built yet; this release has: validate, status\n",
 			cmd->name);
 		rc = 1;
 	} else {

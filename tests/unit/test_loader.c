@@ -186,7 +186,7 @@ static const struct row rows[] = {
 	 {{"a.yaml", 2, 8, "a squad must be a mapping, not a list"}}},
 	{"explicit tags decide the type",
 	 {{"a.yaml", PRE HEAD "    size: !!int \"2\"\n    command: !!str 42\n"
-		     "    health: {tcp: !!bool \"true\"}\n"}},
+			      "    health: {tcp: !!bool \"true\"}\n"}},
 	 {{0}}},
 	{"empty words in a command list",
 	 {{"a.yaml", "balancers:\n  e: {type: nginx, include_dir: /x, test: [nginx, '']}\n"}},

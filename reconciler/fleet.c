@@ -1,0 +1,325 @@
+/* Fleet fan-out; see fleet.h. */
+#include "fleet.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "credentials.h"
+#include "http.h"
+#include "xmlrpc.h"
+#include "banned.h"
+
+/* supervisor's fault codes (supervisor/xmlrpc.py) that change the message */
+#define FAULT_UNKNOWN_METHOD 1
+#define FAULT_SHUTDOWN_STATE 6
+
+/* supervisord's largest real answer here, 1,000 programs, is about 2.4 MiB;
+ * a host sending more is refused before its XML is parsed */
+#define FLEET_MAX_RESPONSE ((size_t)8 << 20)
+
+struct host_query {
+	struct live *live;
+	size_t index;
+};
+
+void fleet_targets_build(fleet_targets *out, const struct desired *d, const char *const *squads,
+			 size_t nsquads, const struct fleet_target *extra, size_t nextra)
+{
+	for (size_t i = 0; i < d->squads.n; i++) {
+		const struct squad *q = &d->squads.v[i];
+		bool wanted = !nsquads;
+
+		for (size_t j = 0; j < nsquads; j++)
+			wanted |= !strcmp(squads[j], q->name);
+		if (!wanted)
+			continue;
+		for (size_t j = 0; j < q->nhosts; j++) {
+			struct fleet_target t = {q->hosts[j].name, q->hosts[j].address, q->name,
+						 q->hosts[j].url};
+			vec_push(out, t);
+		}
+	}
+	if (nsquads)
+		return;
+	for (size_t i = 0; i < nextra; i++) {
+		bool listed = false;
+
+		for (size_t j = 0; j < out->n && !listed; j++)
+			listed = !strcmp(out->v[j].name, extra[i].name);
+		if (!listed)
+			vec_push(out, extra[i]);
+	}
+}
+
+void fleet_opts_from_settings(struct fleet_opts *o, const struct settings *s)
+{
+	memset(o, 0, sizeof(*o));
+	o->credentials = s->supervisor.credentials;
+	o->ca_file = s->supervisor.ca_file;
+	o->unix_socket = s->supervisor.scheme == SCHEME_UNIX ? s->supervisor.socket : NULL;
+	o->connect_ms = s->timeouts.connect_ms;
+	o->request_ms = s->timeouts.request_ms;
+	o->concurrency = (size_t)s->concurrency;
+}
+
+/* The multicall every host gets: one round trip for all it has to say. */
+static int build_call(struct buf *out, struct error *err)
+{
+	static const char *const methods[] = {"supervisor.getAllProcessInfo",
+					      "raptor.getAPIVersion", "raptor.listPrograms",
+					      "raptor.listeningPorts"};
+	struct arena a = ARENA_INIT;
+	struct xr_value *calls = xr_array(&a, 4);
+	int rc;
+
+	for (size_t i = 0; i < 4; i++) {
+		struct xr_value *call = xr_struct(&a, 2);
+
+		xr_struct_set(call, 0, &a, "methodName", xr_string(&a, methods[i]));
+		xr_struct_set(call, 1, &a, "params", xr_array(&a, 0));
+		calls->u.array.items[i] = call;
+	}
+	rc = xr_encode_call(out, "system.multicall", &calls, 1, err);
+	arena_release(&a);
+	return rc;
+}
+
+static const char *str_or_empty(struct arena *a, const struct xr_value *st, const char *name)
+{
+	const struct xr_value *v = xr_get(st, name);
+
+	return v && v->type == XR_STRING ? arena_strndup(a, v->u.str.ptr, v->u.str.len) : "";
+}
+
+static int64_t int_or_zero(const struct xr_value *st, const char *name)
+{
+	const struct xr_value *v = xr_get(st, name);
+
+	return v && v->type == XR_INT ? v->u.i : 0;
+}
+
+static int read_processes(struct live *l, struct live_host *h, const struct xr_value *v,
+			  struct error *err)
+{
+	size_t n;
+
+	if (xr_as_array(v, "getAllProcessInfo", &n, err) < 0)
+		return -1;
+	h->procs = arena_alloc(&l->mem, n * sizeof(*h->procs));
+	for (size_t i = 0; i < n; i++) {
+		const struct xr_value *st = v->u.array.items[i];
+		struct live_process *p = &h->procs[i];
+		const char *name, *group, *statename;
+		int64_t state;
+
+		if (xr_member_string(st, "name", &name, err) < 0 ||
+		    xr_member_string(st, "group", &group, err) < 0 ||
+		    xr_member_string(st, "statename", &statename, err) < 0 ||
+		    xr_member_int(st, "state", &state, err) < 0)
+			return error_prefix(err, "getAllProcessInfo: ");
+		p->name = arena_strdup(&l->mem, name);
+		p->group = arena_strdup(&l->mem, group);
+		p->statename = arena_strdup(&l->mem, statename);
+		p->state = (int)state;
+		p->pid = (int)int_or_zero(st, "pid");
+		p->start = int_or_zero(st, "start");
+		p->stop = int_or_zero(st, "stop");
+		p->now = int_or_zero(st, "now");
+		p->exitstatus = (int)int_or_zero(st, "exitstatus");
+		p->spawnerr = str_or_empty(&l->mem, st, "spawnerr");
+		p->description = str_or_empty(&l->mem, st, "description");
+	}
+	h->nprocs = n;
+	return 0;
+}
+
+static int read_programs(struct live *l, struct live_host *h, const struct xr_value *v,
+			 struct error *err)
+{
+	size_t n;
+
+	if (xr_as_array(v, "raptor.listPrograms", &n, err) < 0)
+		return -1;
+	h->programs = arena_alloc(&l->mem, n * sizeof(*h->programs));
+	for (size_t i = 0; i < n; i++) {
+		const struct xr_value *st = v->u.array.items[i];
+		const struct xr_value *meta = xr_get(st, "meta");
+		struct live_program *p = &h->programs[i];
+		const char *name;
+
+		if (xr_member_string(st, "name", &name, err) < 0)
+			return error_prefix(err, "raptor.listPrograms: ");
+		p->name = arena_strdup(&l->mem, name);
+		p->file = str_or_empty(&l->mem, st, "file");
+		p->mtime = int_or_zero(st, "mtime");
+		if (meta && meta->type == XR_STRUCT) {
+			p->meta = arena_alloc(&l->mem, meta->u.st.n * sizeof(*p->meta));
+			for (size_t j = 0; j < meta->u.st.n; j++) {
+				const struct xr_value *mv = meta->u.st.members[j].value;
+
+				if (mv->type != XR_STRING)
+					continue;
+				p->meta[p->nmeta].key =
+					arena_strdup(&l->mem, meta->u.st.members[j].name);
+				p->meta[p->nmeta].value =
+					arena_strndup(&l->mem, mv->u.str.ptr, mv->u.str.len);
+				p->nmeta++;
+			}
+		}
+	}
+	h->nprograms = n;
+	return 0;
+}
+
+static int read_ports(struct live *l, struct live_host *h, const struct xr_value *v,
+		      struct error *err)
+{
+	size_t n;
+
+	if (xr_as_array(v, "raptor.listeningPorts", &n, err) < 0)
+		return -1;
+	h->ports = arena_alloc(&l->mem, n * sizeof(*h->ports));
+	for (size_t i = 0; i < n; i++) {
+		int64_t port;
+
+		if (xr_as_int(v->u.array.items[i], "a listening port", &port, err) < 0)
+			return error_prefix(err, "raptor.listeningPorts: ");
+		h->ports[i] = (int)port;
+	}
+	h->nports = n;
+	return 0;
+}
+
+/* A fault inside the multicall, in words; the plugin's absence gets advice. */
+static int element_fault(const struct xr_value *v, const char *method, struct error *err)
+{
+	const char *msg;
+	int code;
+
+	if (!xr_is_fault(v, &code, &msg))
+		return 0;
+	if (code == FAULT_UNKNOWN_METHOD && !strncmp(method, "raptor.", 7))
+		return error_set(
+			err,
+			"the raptor plugin is not installed on this host (%s is unknown; see contrib/README.md)",
+			method);
+	if (code == FAULT_SHUTDOWN_STATE)
+		return error_set(err, "supervisord is shutting down");
+	return error_set(err, "%s failed: fault %d: %s", method, code, msg);
+}
+
+static int decode_host(struct live *l, struct live_host *h, const struct buf *body,
+		       struct error *err)
+{
+	static const char *const methods[] = {"supervisor.getAllProcessInfo",
+					      "raptor.getAPIVersion", "raptor.listPrograms",
+					      "raptor.listeningPorts"};
+	struct xr_response resp;
+	const struct xr_value *const *r;
+	int64_t api;
+	size_t n;
+	int rc = -1;
+
+	if (xr_parse_response(&resp, body->ptr ? body->ptr : "", body->len, err) < 0)
+		return error_prefix(err, "malformed XML-RPC answer: ");
+	if (resp.fault) {
+		error_set(err, "system.multicall failed: fault %d: %s", resp.fault_code,
+			  resp.fault_string);
+		goto cleanup;
+	}
+	if (xr_as_array(resp.value, "system.multicall", &n, err) < 0)
+		goto cleanup;
+	if (n != 4) {
+		error_set(err, "system.multicall answered %zu results for 4 calls", n);
+		goto cleanup;
+	}
+	r = (const struct xr_value *const *)resp.value->u.array.items;
+	/* the plugin first: without it, nothing here can be told apart */
+	for (size_t i = 1; i < 4; i++)
+		if (element_fault(r[i], methods[i], err) < 0)
+			goto cleanup;
+	if (element_fault(r[0], methods[0], err) < 0)
+		goto cleanup;
+	if (xr_as_int(r[1], "raptor.getAPIVersion", &api, err) < 0)
+		goto cleanup;
+	if (api != RAPTOR_PLUGIN_API) {
+		error_set(
+			err,
+			"the raptor plugin here speaks API version %lld; this raptor needs %d (update contrib/supervisor/raptor_rpc.py on the host)",
+			(long long)api, RAPTOR_PLUGIN_API);
+		goto cleanup;
+	}
+	if (read_processes(l, h, r[0], err) < 0 || read_programs(l, h, r[2], err) < 0 ||
+	    read_ports(l, h, r[3], err) < 0)
+		goto cleanup;
+	rc = 0;
+cleanup:
+	xr_response_release(&resp);
+	return rc;
+}
+
+static void on_done(void *ctx, const struct http_result *res)
+{
+	struct host_query *q = ctx;
+	struct live_host *h = &q->live->hosts.v[q->index];
+	struct error err = ERROR_INIT;
+
+	h->seconds = res->seconds;
+	if (res->failed) {
+		h->error = arena_strdup(&q->live->mem, res->error);
+	} else if (decode_host(q->live, h, res->body, &err) < 0) {
+		h->error = arena_strdup(&q->live->mem, error_msg(&err));
+		h->nprocs = h->nprograms = h->nports = 0;
+	} else {
+		h->reachable = true;
+	}
+	error_release(&err);
+}
+
+int fleet_query(struct live *out, const struct fleet_target *targets, size_t n,
+		const struct fleet_opts *o, struct error *err)
+{
+	struct buf call = BUF_INIT, userpwd = BUF_INIT;
+	struct host_query *queries = NULL;
+	struct http_multi *m = NULL;
+	int rc = -1;
+
+	live_init(out);
+	if (o->credentials && credentials_load(&userpwd, o->credentials, err) < 0)
+		goto cleanup;
+	if (build_call(&call, err) < 0)
+		goto cleanup;
+	queries = calloc(n ? n : 1, sizeof(*queries));
+	m = http_multi_new(o->concurrency);
+	for (size_t i = 0; i < n; i++) {
+		struct live_host *h = vec_add(&out->hosts);
+		struct http_endpoint ep = {
+			.url = targets[i].url,
+			.unix_socket = o->unix_socket,
+			.userpwd = o->credentials ? userpwd.ptr : NULL,
+			.ca_file = o->ca_file,
+			.connect_ms = o->connect_ms,
+			.request_ms = o->request_ms,
+			.max_response = FLEET_MAX_RESPONSE,
+		};
+
+		h->name = arena_strdup(&out->mem, targets[i].name);
+		h->address = arena_strdup(&out->mem, targets[i].address);
+		h->squad = arena_strdup(&out->mem, targets[i].squad);
+		h->url = arena_strdup(&out->mem, targets[i].url);
+		queries[i].live = out;
+		queries[i].index = i;
+		http_multi_add(m, &ep, call.ptr, call.len, on_done, &queries[i]);
+	}
+	if (http_multi_run(m, err) < 0)
+		goto cleanup;
+	rc = 0;
+cleanup:
+	http_multi_free(m);
+	free(queries);
+	if (userpwd.ptr)
+		explicit_bzero(userpwd.ptr, userpwd.len);
+	buf_release(&userpwd);
+	buf_release(&call);
+	return rc;
+}

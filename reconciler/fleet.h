@@ -1,0 +1,46 @@
+/*
+ * Fleet fan-out: every host asked at once (at most `concurrency` at a time)
+ * through one curl multi handle, in one round trip each: a system.multicall
+ * of supervisor.getAllProcessInfo, raptor.getAPIVersion, raptor.listPrograms
+ * and raptor.listeningPorts. Each host's answer stands alone: reachable with
+ * its data, or unreachable with the reason in words. Nothing here waits on
+ * a host past its connect and request timeouts.
+ */
+#ifndef RAPTOR_FLEET_H
+#define RAPTOR_FLEET_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "desired.h"
+#include "error.h"
+#include "live.h"
+#include "vec.h"
+
+#define RAPTOR_PLUGIN_API 1
+
+struct fleet_target {
+	const char *name, *address, *squad, *url;
+};
+
+typedef VEC(struct fleet_target) fleet_targets;
+
+struct fleet_opts {
+	const char *credentials; /* env:/file: reference or NULL */
+	const char *ca_file;
+	const char *unix_socket;
+	uint64_t connect_ms, request_ms;
+	size_t concurrency;
+};
+
+/* The hosts of the desired squads (all, or those named in `squads`), then
+ * the `extra` hosts (the state record's) that no squad lists. */
+void fleet_targets_build(fleet_targets *out, const struct desired *d, const char *const *squads,
+			 size_t nsquads, const struct fleet_target *extra, size_t nextra);
+void fleet_opts_from_settings(struct fleet_opts *o, const struct settings *s);
+/* Asks every target; fills `out` in target order. -1 only when the query
+ * cannot run at all (credentials unreadable, transport failure). */
+int fleet_query(struct live *out, const struct fleet_target *targets, size_t n,
+		const struct fleet_opts *o, struct error *err);
+
+#endif

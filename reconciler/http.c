@@ -1,0 +1,273 @@
+/* The libcurl transport; see http.h. */
+#include "http.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "units.h"
+#include "vec.h"
+#include "xalloc.h"
+#include "banned.h"
+
+struct http_transfer {
+	struct http_multi *multi;
+	CURL *easy;
+	struct curl_slist *headers;
+	struct buf request, response, reason;
+	char errbuf[CURL_ERROR_SIZE];
+	bool too_big;
+	uint64_t connect_ms, request_ms;
+	size_t cap;
+	http_done_fn done;
+	void *ctx;
+};
+
+struct http_multi {
+	CURLM *multi;
+	size_t concurrency, active, next;
+	VEC(struct http_transfer *) queue;
+};
+
+void http_redact_url(struct buf *out, const char *url)
+{
+	const char *scheme = strstr(url, "://");
+	const char *host = scheme ? scheme + 3 : url;
+	const char *slash = strchr(host, '/');
+	const char *at = strchr(host, '@');
+
+	if (at && (!slash || at < slash)) {
+		buf_add(out, url, (size_t)(host - url));
+		buf_puts(out, "***@");
+		buf_puts(out, at + 1);
+	} else {
+		buf_puts(out, url);
+	}
+}
+
+static size_t on_write(char *data, size_t size, size_t nmemb, void *userp)
+{
+	struct http_transfer *t = userp;
+	size_t n = size * nmemb;
+
+	if (t->response.len + n > t->cap) {
+		t->too_big = true;
+		return 0; /* curl stops the transfer with CURLE_WRITE_ERROR */
+	}
+	if (buf_add(&t->response, data, n) < 0) {
+		t->too_big = true;
+		return 0;
+	}
+	return n;
+}
+
+struct http_multi *http_multi_new(size_t concurrency)
+{
+	struct http_multi *m = xcalloc(1, sizeof(*m));
+
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	m->multi = curl_multi_init();
+	m->concurrency = concurrency ? concurrency : 1;
+	curl_multi_setopt(m->multi, CURLMOPT_MAXCONNECTS, (long)m->concurrency);
+	return m;
+}
+
+void http_multi_add(struct http_multi *m, const struct http_endpoint *ep, const char *body,
+		    size_t len, http_done_fn done, void *ctx)
+{
+	struct http_transfer *t = xcalloc(1, sizeof(*t));
+	const char *url = ep->url;
+
+	t->multi = m;
+	t->done = done;
+	t->ctx = ctx;
+	t->connect_ms = ep->connect_ms;
+	t->request_ms = ep->request_ms;
+	t->cap = ep->max_response ? ep->max_response : HTTP_MAX_RESPONSE;
+	buf_init(&t->response, t->cap + 1);
+	buf_add(&t->request, body, len);
+	t->easy = curl_easy_init();
+	/* medusa never sends 100 Continue: an Expect: header stalls a second */
+	t->headers = curl_slist_append(NULL, "Content-Type: text/xml");
+	t->headers = curl_slist_append(t->headers, "Expect:");
+	t->headers = curl_slist_append(t->headers, "Accept: text/xml");
+	curl_easy_setopt(t->easy, CURLOPT_URL, url);
+	curl_easy_setopt(t->easy, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(t->easy, CURLOPT_HTTPHEADER, t->headers);
+	curl_easy_setopt(t->easy, CURLOPT_POST, 1L);
+	curl_easy_setopt(t->easy, CURLOPT_POSTFIELDS, buf_cstr(&t->request));
+	curl_easy_setopt(t->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)t->request.len);
+	curl_easy_setopt(t->easy, CURLOPT_WRITEFUNCTION, on_write);
+	curl_easy_setopt(t->easy, CURLOPT_WRITEDATA, t);
+	curl_easy_setopt(t->easy, CURLOPT_ERRORBUFFER, t->errbuf);
+	curl_easy_setopt(t->easy, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(t->easy, CURLOPT_FOLLOWLOCATION, 0L);
+	curl_easy_setopt(t->easy, CURLOPT_CONNECTTIMEOUT_MS, (long)ep->connect_ms);
+	/* `request` bounds the whole exchange, connect included; `connect` its first part */
+	curl_easy_setopt(t->easy, CURLOPT_TIMEOUT_MS,
+			 (long)(ep->request_ms > ep->connect_ms ? ep->request_ms : ep->connect_ms));
+	curl_easy_setopt(t->easy, CURLOPT_PRIVATE, t);
+	if (ep->unix_socket)
+		curl_easy_setopt(t->easy, CURLOPT_UNIX_SOCKET_PATH, ep->unix_socket);
+	if (ep->userpwd) {
+		curl_easy_setopt(t->easy, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
+		curl_easy_setopt(t->easy, CURLOPT_USERPWD, ep->userpwd);
+	}
+	if (ep->ca_file)
+		curl_easy_setopt(t->easy, CURLOPT_CAINFO, ep->ca_file);
+	vec_push(&m->queue, t);
+}
+
+static void start_more(struct http_multi *m)
+{
+	while (m->active < m->concurrency && m->next < m->queue.n) {
+		curl_multi_add_handle(m->multi, m->queue.v[m->next++]->easy);
+		m->active++;
+	}
+}
+
+static void describe_failure(struct http_transfer *t, CURLcode rc)
+{
+	struct buf *r = &t->reason;
+	curl_off_t connect_us = 0;
+	long os_errno = 0;
+
+	curl_easy_getinfo(t->easy, CURLINFO_OS_ERRNO, &os_errno);
+	curl_easy_getinfo(t->easy, CURLINFO_CONNECT_TIME_T, &connect_us);
+	switch (rc) {
+	case CURLE_COULDNT_CONNECT:
+		if (os_errno == ECONNREFUSED)
+			buf_puts(
+				r,
+				"connection refused (is supervisord running and listening there?)");
+		else if (os_errno == EHOSTUNREACH || os_errno == ENETUNREACH)
+			buf_puts(r, "host unreachable");
+		else
+			buf_printf(r, "cannot connect: %s",
+				   t->errbuf[0] ? t->errbuf : strerror((int)os_errno));
+		break;
+	case CURLE_OPERATION_TIMEDOUT:
+		if (!connect_us) {
+			buf_puts(r, "connect timed out after ");
+			duration_format(r, t->connect_ms);
+			buf_puts(r, " (settings.timeouts.connect)");
+		} else {
+			buf_puts(r, "connected, but no answer within ");
+			duration_format(r, t->request_ms);
+			buf_puts(r, " (settings.timeouts.request)");
+		}
+		break;
+	case CURLE_COULDNT_RESOLVE_HOST:
+		buf_puts(r, "cannot resolve the host name");
+		break;
+	case CURLE_WRITE_ERROR:
+		if (t->too_big) {
+			buf_puts(r, "response larger than ");
+			size_format(r, t->cap);
+			buf_puts(r, ": refused");
+			break;
+		}
+		/* fall through */
+	default:
+		if (rc == CURLE_PEER_FAILED_VERIFICATION || rc == CURLE_SSL_CONNECT_ERROR ||
+		    rc == CURLE_SSL_CERTPROBLEM || rc == CURLE_SSL_CACERT_BADFILE)
+			buf_puts(r, "TLS: ");
+		else if (rc == CURLE_GOT_NOTHING || rc == CURLE_RECV_ERROR ||
+			 rc == CURLE_SEND_ERROR)
+			buf_puts(r, "connection closed: ");
+		buf_puts(r, t->errbuf[0] ? t->errbuf : curl_easy_strerror(rc));
+	}
+}
+
+/* An HTTP answer that is not an XML-RPC response, in words. */
+static void describe_status(struct http_transfer *t, long status, const char *ctype)
+{
+	struct buf *r = &t->reason;
+
+	if (status == 401)
+		buf_puts(r,
+			 "HTTP 401: authentication failed (check settings.supervisor.credentials)");
+	else if (status == 500)
+		buf_puts(r, "HTTP 500: supervisord failed inside the call (see its log)");
+	else if (status != 200)
+		buf_printf(r, "HTTP %ld", status);
+	else
+		buf_printf(
+			r,
+			"not an XML-RPC answer (Content-Type %s): check settings.supervisor.path",
+			ctype ? ctype : "missing");
+}
+
+static void finish(struct http_multi *m, struct http_transfer *t, CURLcode rc)
+{
+	struct http_result res = {0};
+	const char *ctype = NULL;
+	double secs = 0;
+
+	curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &res.status);
+	curl_easy_getinfo(t->easy, CURLINFO_CONTENT_TYPE, &ctype);
+	curl_easy_getinfo(t->easy, CURLINFO_TOTAL_TIME, &secs);
+	if (rc != CURLE_OK) {
+		describe_failure(t, rc);
+	} else if (res.status != 200 || !ctype || !strstr(ctype, "xml")) {
+		describe_status(t, res.status, ctype);
+	}
+	res.failed = t->reason.len ? -1 : 0;
+	res.error = t->reason.len ? t->reason.ptr : NULL;
+	res.body = &t->response;
+	res.seconds = secs;
+	curl_multi_remove_handle(m->multi, t->easy);
+	m->active--;
+	t->done(t->ctx, &res);
+}
+
+int http_multi_run(struct http_multi *m, struct error *err)
+{
+	start_more(m);
+	for (;;) {
+		int running = 0, left;
+		CURLMcode mc = curl_multi_perform(m->multi, &running);
+		CURLMsg *msg;
+
+		if (mc != CURLM_OK)
+			return error_set(err, "HTTP transport: %s", curl_multi_strerror(mc));
+		while ((msg = curl_multi_info_read(m->multi, &left))) {
+			struct http_transfer *t = NULL;
+
+			if (msg->msg != CURLMSG_DONE)
+				continue;
+			curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&t);
+			finish(m, t, msg->data.result);
+		}
+		start_more(m);
+		if (!m->active && m->next >= m->queue.n)
+			return 0;
+		/* wakes on socket activity or curl's own next timeout, whichever is first */
+		mc = curl_multi_poll(m->multi, NULL, 0, 1000, NULL);
+		if (mc != CURLM_OK)
+			return error_set(err, "HTTP transport: %s", curl_multi_strerror(mc));
+	}
+}
+
+void http_multi_free(struct http_multi *m)
+{
+	if (!m)
+		return;
+	for (size_t i = 0; i < m->queue.n; i++) {
+		struct http_transfer *t = m->queue.v[i];
+
+		curl_multi_remove_handle(m->multi, t->easy);
+		curl_easy_cleanup(t->easy);
+		curl_slist_free_all(t->headers);
+		buf_release(&t->request);
+		buf_release(&t->response);
+		buf_release(&t->reason);
+		free(t);
+	}
+	vec_release(&m->queue);
+	curl_multi_cleanup(m->multi);
+	curl_global_cleanup();
+	free(m);
+}

@@ -1,0 +1,53 @@
+/*
+ * The HTTP transport, and the only file that uses libcurl: XML-RPC POSTs to
+ * supervisord over http, https or a unix socket, many at once through one
+ * multi handle. Each transfer carries its own request, capped response
+ * buffer, error buffer and caller context, and ends with a reason a person
+ * can read ("connection refused", "no answer within 10s", "HTTP 401: ...").
+ * Credentials go in CURLOPT_USERPWD, never in a URL, and any user:password
+ * that a URL holds is redacted from every message.
+ */
+#ifndef RAPTOR_HTTP_H
+#define RAPTOR_HTTP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "error.h"
+
+#define HTTP_MAX_RESPONSE ((size_t)64 << 20)
+
+struct http_endpoint {
+	const char *url;	 /* for a unix socket: the path part is used */
+	const char *unix_socket; /* or NULL */
+	const char *userpwd;	 /* "user:password" or NULL */
+	const char *ca_file;	 /* or NULL for the system's CAs */
+	uint64_t connect_ms, request_ms;
+	size_t max_response; /* 0: HTTP_MAX_RESPONSE */
+};
+
+struct http_result {
+	int failed;	   /* 0: an HTTP 200 with an XML body arrived */
+	long status;	   /* HTTP status, 0 if none */
+	const char *error; /* when failed: the reason in words */
+	struct buf *body;  /* the response body */
+	double seconds;	   /* how long the transfer took */
+};
+
+typedef void (*http_done_fn)(void *ctx, const struct http_result *r);
+
+struct http_multi;
+
+struct http_multi *http_multi_new(size_t concurrency);
+/* Queues a POST of `body` (copied); `done` runs inside http_multi_run. */
+void http_multi_add(struct http_multi *m, const struct http_endpoint *ep, const char *body,
+		    size_t len, http_done_fn done, void *ctx);
+/* Runs every queued transfer to its end, at most `concurrency` at a time. */
+int http_multi_run(struct http_multi *m, struct error *err);
+void http_multi_free(struct http_multi *m);
+
+/* `url` with any user:password replaced by "***", for messages. */
+void http_redact_url(struct buf *out, const char *url);
+
+#endif

@@ -1,0 +1,65 @@
+/*
+ * The live-state model: what each host's supervisord really runs, as the
+ * fleet query found it (fleet.c). Per host: whether it answered and why not,
+ * its processes (supervisor.getAllProcessInfo), the program files raptor
+ * owns there with their metadata (raptor.listPrograms), and its listening
+ * TCP ports (raptor.listeningPorts). Strings live in the model's arena.
+ */
+#ifndef RAPTOR_LIVE_H
+#define RAPTOR_LIVE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "arena.h"
+#include "vec.h"
+
+struct live_process {
+	const char *name, *group, *statename, *spawnerr, *description;
+	int state, pid, exitstatus;
+	int64_t start, stop, now;
+};
+
+struct meta_kv {
+	const char *key, *value;
+};
+
+/* A program file in the plugin's directory: raptor created it. */
+struct live_program {
+	const char *name, *file;
+	int64_t mtime;
+	struct meta_kv *meta;
+	size_t nmeta;
+};
+
+struct live_host {
+	const char *name, *address, *url;
+	const char *squad; /* NULL: known only from the state record */
+	bool reachable;
+	const char *error; /* why not, in words */
+	struct live_process *procs;
+	size_t nprocs;
+	struct live_program *programs;
+	size_t nprograms;
+	int *ports;
+	size_t nports;
+	double seconds; /* the round trip */
+};
+
+struct live {
+	VEC(struct live_host) hosts;
+	struct arena mem;
+};
+
+void live_init(struct live *l);
+void live_release(struct live *l);
+/* The value of `key` in a program's metadata, or NULL. */
+const char *live_meta(const struct live_program *p, const char *key);
+/* The managed program of that name on the host, or NULL (unmanaged). */
+const struct live_program *live_program(const struct live_host *h, const char *name);
+/* The process of a program (its group), or NULL when supervisord has not loaded it. */
+const struct live_process *live_process(const struct live_host *h, const char *group);
+size_t live_unreachable(const struct live *l);
+
+#endif

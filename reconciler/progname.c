@@ -1,0 +1,76 @@
+/* Parsing and formatting program names; see progname.h. */
+#include "progname.h"
+
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "xalloc.h"
+#include "banned.h"
+
+static bool field_ok(const char *s, size_t n, bool version)
+{
+	if (!n)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (!(isalnum(c) || c == '_' || c == '.' || (version && c == '+')))
+			return false;
+	}
+	return true;
+}
+
+int progname_parse(struct progname *out, const char *name)
+{
+	const char *start[6];
+	size_t len[6];
+	const char *p = name;
+	long port;
+
+	memset(out, 0, sizeof(*out));
+	for (int i = 0; i < 6; i++) {
+		const char *dash = strchr(p, '-');
+
+		if ((i < 5) != (dash != NULL))
+			return -1;
+		start[i] = p;
+		len[i] = dash ? (size_t)(dash - p) : strlen(p);
+		p = dash ? dash + 1 : p + len[i];
+	}
+	for (int i = 0; i < 5; i++)
+		if (!field_ok(start[i], len[i], i == 1))
+			return -1;
+	if (!len[5] || len[5] > 5)
+		return -1;
+	port = 0;
+	for (size_t i = 0; i < len[5]; i++) {
+		if (!isdigit((unsigned char)start[5][i]))
+			return -1;
+		port = port * 10 + (start[5][i] - '0');
+	}
+	if (port > 65535)
+		return -1;
+	out->app = xstrndup(start[0], len[0]);
+	out->version = xstrndup(start[1], len[1]);
+	out->config = xstrndup(start[2], len[2]);
+	out->release = xstrndup(start[3], len[3]);
+	out->proc = xstrndup(start[4], len[4]);
+	out->port = (int)port;
+	return 0;
+}
+
+void progname_release(struct progname *p)
+{
+	free(p->app);
+	free(p->version);
+	free(p->config);
+	free(p->release);
+	free(p->proc);
+	memset(p, 0, sizeof(*p));
+}
+
+void progname_format(struct buf *out, const char *app, const char *version, const char *config,
+		     const char *release, const char *proc, int port)
+{
+	buf_printf(out, "%s-%s-%s-%s-%s-%d", app, version, config, release, proc, port);
+}
