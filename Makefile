@@ -37,7 +37,7 @@ ASAN_TESTS := $(patsubst tests/unit/%.c,build/asan/tests/%,$(UNIT_SRCS))
 DEBS := build-essential pkg-config libyaml-dev libgit2-dev libcurl4-openssl-dev libxml2-dev \
 	libjansson-dev libcmocka-dev supervisor nginx-light python3 git
 
-.PHONY: all deps check unit unit-asan integration demo bench format clean
+.PHONY: all deps check unit unit-asan integration demo demo-down bench format clean
 .DELETE_ON_ERROR:
 
 all: raptor
@@ -100,6 +100,9 @@ check: deps
 
 demo: raptor
 	@bash tests/demo.sh
+
+demo-down:
+	@bash tests/sandbox/sandbox.sh down $${RAPTOR_DEMO_DIR:-/tmp/raptor-demo}/fleet; rm -rf $${RAPTOR_DEMO_DIR:-/tmp/raptor-demo}
 
 bench: raptor
 	python3 tests/bench/bench_validate.py --raptor ./raptor --runs 9

@@ -1,17 +1,30 @@
 #!/usr/bin/env bash
-# make demo: what raptor can do today, on the examples. Validates each
-# example directory, then the same desired state read from a git commit
-# (a throwaway repository made here and removed at the end), then shows
-# how a mistake is reported. The sandbox fleet (real supervisord hosts and
-# nginx) joins this demo once apply exists.
+# make demo: raptor on the examples, then on a local sandbox fleet of real
+# supervisord hosts (127.0.0.2-4, tests/sandbox/sandbox.sh). Everything it
+# starts is stopped by PID at the end, unless KEEP=1 (then `make demo-down`).
+# apply does not exist yet, so the one managed program is placed by hand
+# through the host plugin, the way apply will place it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 raptor=./raptor
-scratch=$(mktemp -d "${TMPDIR:-/tmp}/raptor-demo.XXXXXX")
-trap 'rm -rf "$scratch"' EXIT
+sandbox=tests/sandbox/sandbox.sh
+xcall=tests/integration/xmlrpc_call.py
+demo=${RAPTOR_DEMO_DIR:-/tmp/raptor-demo}
+scratch=$(mktemp -d "${TMPDIR:-/tmp}/raptor-demo-scratch.XXXXXX")
+cleanup() {
+	rm -rf "$scratch"
+	if [ "${KEEP:-}" != 1 ]; then
+		bash "$sandbox" down "$demo/fleet" >/dev/null 2>&1 || true
+		rm -rf "$demo"
+	fi
+}
+trap cleanup EXIT
 
-step() { printf '\n\033[1m$ %s\033[0m\n' "$*"; }
-[ -t 1 ] && [ -z "${NO_COLOR:-}" ] || step() { printf '\n$ %s\n' "$*"; }
+if [ -t 1 ] && [ -z "${NO_COLOR:-}" ]; then
+	step() { printf '\n\033[1m$ %s\033[0m\n' "$*"; }
+else
+	step() { printf '\n$ %s\n' "$*"; }
+fi
 
 for ex in examples/basic examples/multi-squad; do
 	step raptor validate "$ex"
@@ -36,3 +49,35 @@ cp examples/basic/*.yaml "$scratch/typo/"
 sed -i '0,/^    size:/s//    szie:/; 0,/app: hello/s//app: hello-world/' "$scratch/typo/swarms.yaml"
 step raptor validate typo/ "   # a typo and a '-' in an identifier"
 "$raptor" validate "$scratch/typo" 2>&1 | sed "s#$scratch/##g" || true
+
+# --- the sandbox fleet
+if [ -e "$demo/fleet" ]; then
+	echo "demo: $demo/fleet exists (a kept demo?); run 'make demo-down' first" >&2
+	exit 1
+fi
+mkdir -p "$demo/apps"
+cp examples/apps/* "$demo/apps/"
+step "tests/sandbox/sandbox.sh up $demo/fleet 3   # supervisord on 127.0.0.2-4, plugin loaded"
+bash "$sandbox" up "$demo/fleet" 3
+
+name=hello-1.0.0-demo-00000000-web-5000
+text=$(printf ';raptor: app=hello version=1.0.0 config=demo proc=web squad=sandbox release=00000000 port=5000\n[program:%s]\ncommand=/usr/bin/python3 -u %s/apps/hello.py --port 5000 --host 127.0.0.2\nenvironment=APP="hello",VERSION="1.0.0",CONFIG="demo",PROC="web",HOST="127.0.0.2",PORT="5000"\nautostart=true\nstartsecs=1\n' "$name" "$demo")
+url=http://127.0.0.2:9001/RPC2
+python3 "$xcall" "$url" raptor.putProgram "\"$name\"" "$(python3 -c 'import json,sys; print(json.dumps(sys.argv[1]))' "$text")" >/dev/null
+python3 "$xcall" "$url" supervisor.reloadConfig >/dev/null
+python3 "$xcall" "$url" supervisor.addProcessGroup "\"$name\"" >/dev/null
+bash "$sandbox" add-unmanaged "$demo/fleet" 2 legacy-0.9-demo-0badf00d-web-7001 /bin/sleep 100000 >/dev/null
+bash "$sandbox" stop-host "$demo/fleet" 3 >/dev/null
+sleep 1.5
+step "raptor status examples/basic   # one managed program, one unmanaged, 127.0.0.4 stopped"
+set +e
+"$raptor" status examples/basic --state-dir "$scratch/state"
+rc=$?
+set -e
+echo "(exit status $rc: 3 means some hosts did not answer)"
+step "curl http://127.0.0.2:5000/   # the managed demo app"
+curl -s http://127.0.0.2:5000/ || true
+if [ "${KEEP:-}" = 1 ]; then
+	echo
+	echo "demo: the sandbox fleet is still running under $demo; 'make demo-down' stops it"
+fi
