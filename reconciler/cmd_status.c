@@ -16,35 +16,6 @@
 
 #define STATUS_SOME_UNREACHABLE 3
 
-/* Loads and checks the desired state; prints the errors itself. */
-int load_desired(struct desired *d, struct source *src, const struct cli_opts *o, const char *cmd)
-{
-	struct error err = ERROR_INIT;
-	struct diags diags;
-	int rc = -1;
-
-	diags_init(&diags, 0);
-	desired_init(d);
-	if (source_open(src, o->path, o->repo, o->ref, &err) < 0) {
-		fprintf(stderr, "raptor %s: %s\n", cmd, error_msg(&err));
-		goto cleanup;
-	}
-	desired_release(d);
-	if (desired_load(d, src, &diags) < 0) {
-		diags_sort(&diags);
-		diags_print(&diags, stderr);
-		fprintf(stderr,
-			"raptor %s: %zu error%s in the desired state (%s); nothing was done\n", cmd,
-			diags_count(&diags), diags_count(&diags) == 1 ? "" : "s", src->root);
-		goto cleanup;
-	}
-	rc = 0;
-cleanup:
-	diags_release(&diags);
-	error_release(&err);
-	return rc;
-}
-
 int cmd_status(struct cli_opts *o)
 {
 	struct error err = ERROR_INIT;

@@ -41,39 +41,15 @@ static void print_summary(FILE *f, const struct desired *d, const struct source 
 
 int cmd_validate(struct cli_opts *o)
 {
-	struct error err = ERROR_INIT;
 	struct source src;
 	struct desired d;
-	struct diags diags;
 	int rc = 1;
 
-	diags_init(&diags, 0);
-	desired_init(&d);
-	if (source_open(&src, o->path, o->repo, o->ref, &err) < 0) {
-		fprintf(stderr, "raptor validate: %s\n", error_msg(&err));
-		goto cleanup;
-	}
-	if (o->verbose) {
-		for (size_t i = 0; i < src.files.n; i++)
-			fprintf(stderr, "raptor validate: reading %s (%zu bytes)\n",
-				src.files.v[i].path, src.files.v[i].len);
+	if (load_desired(&d, &src, o, "validate") == 0) {
+		print_summary(stdout, &d, &src);
+		rc = 0;
 	}
 	desired_release(&d);
-	if (desired_load(&d, &src, &diags) < 0) {
-		diags_sort(&diags);
-		diags_print(&diags, stderr);
-		fprintf(stderr, "raptor validate: %s%zu error%s%s in %s\n",
-			term_color(stderr, TERM_RED), diags_count(&diags),
-			diags_count(&diags) == 1 ? "" : "s", term_color(stderr, TERM_RESET),
-			src.root);
-		goto cleanup;
-	}
-	print_summary(stdout, &d, &src);
-	rc = 0;
-cleanup:
-	desired_release(&d);
-	diags_release(&diags);
 	source_release(&src);
-	error_release(&err);
 	return rc;
 }

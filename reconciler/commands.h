@@ -11,7 +11,8 @@ int cmd_validate(struct cli_opts *o);
 int cmd_status(struct cli_opts *o);
 
 /* Reads the desired state the command line names and checks it, printing
- * every error; 0, or -1 when the command must stop. Release both always. */
+ * every error (cli.c); 0, or -1 when the command must stop. Release both
+ * whatever the result. */
 int load_desired(struct desired *d, struct source *src, const struct cli_opts *o, const char *cmd);
 
 #endif
