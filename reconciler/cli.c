@@ -10,7 +10,18 @@
 #include "term.h"
 #include "banned.h"
 
-enum { OPT_REPO = 256, OPT_REF, OPT_JSON, OPT_STATE_DIR, OPT_SQUAD, OPT_HELP };
+enum {
+	OPT_REPO = 256,
+	OPT_REF,
+	OPT_JSON,
+	OPT_STATE_DIR,
+	OPT_SQUAD,
+	OPT_HELP,
+	OPT_DETAILED,
+	OPT_OUT,
+	OPT_OFFLINE,
+	OPT_AGAINST,
+};
 
 static const struct option long_options[] = {
 	{"repo", required_argument, NULL, OPT_REPO},
@@ -21,6 +32,10 @@ static const struct option long_options[] = {
 	{"verbose", no_argument, NULL, 'v'},
 	{"quiet", no_argument, NULL, 'q'},
 	{"help", no_argument, NULL, OPT_HELP},
+	{"detailed-exitcode", no_argument, NULL, OPT_DETAILED},
+	{"out", required_argument, NULL, OPT_OUT},
+	{"offline", no_argument, NULL, OPT_OFFLINE},
+	{"against", required_argument, NULL, OPT_AGAINST},
 	{NULL, 0, NULL, 0},
 };
 
@@ -73,6 +88,21 @@ int cli_parse(struct cli_opts *o, const struct command *cmd, int argc, char **ar
 				return refuse(cmd, "--json");
 			o->json = true;
 			break;
+		case OPT_DETAILED:
+		case OPT_OUT:
+		case OPT_OFFLINE:
+		case OPT_AGAINST:
+			if (!(cmd->flags & CLI_PLAN))
+				return refuse(cmd, argv[optind - 1]);
+			if (c == OPT_DETAILED)
+				o->detailed_exitcode = true;
+			else if (c == OPT_OUT)
+				o->out = optarg;
+			else if (c == OPT_OFFLINE)
+				o->offline = true;
+			else
+				o->against = optarg;
+			break;
 		case OPT_STATE_DIR:
 			o->state_dir = optarg;
 			break;
@@ -112,6 +142,10 @@ int cli_parse(struct cli_opts *o, const struct command *cmd, int argc, char **ar
 	}
 	if (o->ref && !o->repo) {
 		fprintf(stderr, "raptor %s: --ref needs --repo\n", cmd->name);
+		return -1;
+	}
+	if (o->offline != (o->against != NULL)) {
+		fprintf(stderr, "raptor %s: --offline and --against REF go together\n", cmd->name);
 		return -1;
 	}
 	if (o->repo && o->path) {

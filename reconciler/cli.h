@@ -14,6 +14,7 @@
 enum cli_flags {
 	CLI_SOURCE = 1 << 0, /* [PATH] [--repo REPO [--ref REF]] */
 	CLI_JSON = 1 << 1,   /* --json */
+	CLI_PLAN = 1 << 2,   /* --detailed-exitcode --out PLANFILE --offline --against REF */
 };
 
 struct cli_opts {
@@ -21,6 +22,8 @@ struct cli_opts {
 	VEC(const char *) squads;
 	int verbose, quiet;
 	bool json;
+	bool detailed_exitcode, offline;
+	const char *out, *against;
 };
 
 struct command {

@@ -30,7 +30,7 @@ static const struct command commands[] = {
 	 "and each unreachable host with the reason. --json prints the document of\n"
 	 "schema/status.schema.json.\n\n"
 	 "exit status: 0 every host answered, 3 some hosts did not, 1 an error stopped it.\n"},
-	{"plan", NULL, CLI_SOURCE | CLI_JSON,
+	{"plan", NULL, CLI_SOURCE | CLI_JSON | CLI_PLAN,
 	 "[PATH] [--repo REPO [--ref REF]] [--json] [--detailed-exitcode] [--out PLANFILE]",
 	 "Show what apply would start, route and stop.", NULL},
 	{"apply", NULL, CLI_SOURCE, "[PATH] [--repo REPO [--ref REF]] [--yes] [PLANFILE]",
