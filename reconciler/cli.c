@@ -93,7 +93,10 @@ int cli_parse(struct cli_opts *o, const struct command *cmd, int argc, char **ar
 		case OPT_OFFLINE:
 		case OPT_AGAINST:
 			if (!(cmd->flags & CLI_PLAN))
-				return refuse(cmd, argv[optind - 1]);
+				return refuse(cmd, c == OPT_DETAILED  ? "--detailed-exitcode"
+						   : c == OPT_OUT     ? "--out"
+						   : c == OPT_OFFLINE ? "--offline"
+								      : "--against");
 			if (c == OPT_DETAILED)
 				o->detailed_exitcode = true;
 			else if (c == OPT_OUT)
