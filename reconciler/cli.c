@@ -5,9 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "commands.h"
-#include "desired_load.h"
-#include "term.h"
 #include "banned.h"
 
 enum {
@@ -161,38 +158,4 @@ int cli_parse(struct cli_opts *o, const struct command *cmd, int argc, char **ar
 void cli_release(struct cli_opts *o)
 {
 	vec_release(&o->squads);
-}
-
-int load_desired(struct desired *d, struct source *src, const struct cli_opts *o, const char *cmd)
-{
-	struct error err = ERROR_INIT;
-	struct diags diags;
-	int rc = -1;
-
-	diags_init(&diags, 0);
-	desired_init(d);
-	if (source_open(src, o->path, o->repo, o->ref, &err) < 0) {
-		fprintf(stderr, "raptor %s: %s\n", cmd, error_msg(&err));
-		goto cleanup;
-	}
-	if (o->verbose) {
-		for (size_t i = 0; i < src->files.n; i++)
-			fprintf(stderr, "raptor %s: reading %s (%zu bytes)\n", cmd,
-				src->files.v[i].path, src->files.v[i].len);
-	}
-	desired_release(d);
-	if (desired_load(d, src, &diags) < 0) {
-		diags_sort(&diags);
-		diags_print(&diags, stderr);
-		fprintf(stderr, "raptor %s: %s%zu error%s%s in %s\n", cmd,
-			term_color(stderr, TERM_RED), diags_count(&diags),
-			diags_count(&diags) == 1 ? "" : "s", term_color(stderr, TERM_RESET),
-			src->root);
-		goto cleanup;
-	}
-	rc = 0;
-cleanup:
-	diags_release(&diags);
-	error_release(&err);
-	return rc;
 }

@@ -62,6 +62,18 @@ const struct balancer *desired_balancer(const struct desired *d, const char *nam
 			      : NULL;
 }
 
+static int swarm_key_cmp(const void *key, const void *elem)
+{
+	return name_cmp(key, elem, offsetof(struct swarm, identity));
+}
+
+const struct swarm *desired_has(const struct desired *d, const char *identity)
+{
+	return d->swarms.n ? bsearch(identity, d->swarms.v, d->swarms.n, sizeof(*d->swarms.v),
+				     swarm_key_cmp)
+			   : NULL;
+}
+
 void desired_count(const struct desired *d, struct desired_counts *out)
 {
 	struct strmap pools = STRMAP_INIT;

@@ -128,7 +128,8 @@ struct swarm {
 	struct routing routing;
 	struct health health;
 	struct rollout rollout;
-	char *identity; /* app/config/proc@squad */
+	char *identity;	 /* app/config/proc@squad */
+	char release[9]; /* release_hash(), set by the semantic pass */
 	struct pos pos, squad_pos, command_pos, port_pos;
 };
 
@@ -152,6 +153,8 @@ void desired_init(struct desired *d);
 void desired_release(struct desired *d);
 const struct squad *desired_squad(const struct desired *d, const char *name);
 const struct balancer *desired_balancer(const struct desired *d, const char *name);
+/* The swarm of that identity (app/config/proc@squad), or NULL. */
+const struct swarm *desired_has(const struct desired *d, const char *identity);
 void desired_count(const struct desired *d, struct desired_counts *out);
 /* A canonical text form of the model without positions: two loads of the
  * same desired state, however it is split into files, dump the same. */

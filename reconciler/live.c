@@ -1,6 +1,8 @@
 /* Lookups over the live-state model; see live.h. */
 #include "live.h"
 
+#include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "banned.h"
@@ -47,4 +49,38 @@ size_t live_unreachable(const struct live *l)
 	for (size_t i = 0; i < l->hosts.n; i++)
 		n += !l->hosts.v[i].reachable;
 	return n;
+}
+
+static uint64_t fnv(uint64_t h, const void *data, size_t n)
+{
+	const unsigned char *p = data;
+
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ p[i]) * 1099511628211ULL;
+	return h;
+}
+
+static uint64_t fnv_str(uint64_t h, const char *s)
+{
+	/* the terminating NUL separates fields */
+	return fnv(h, s ? s : "", (s ? strlen(s) : 0) + 1);
+}
+
+void live_fingerprint(char out[17], const struct live *l)
+{
+	uint64_t h = 14695981039346656037ULL;
+
+	for (size_t i = 0; i < l->hosts.n; i++) {
+		const struct live_host *lh = &l->hosts.v[i];
+
+		h = fnv_str(h, lh->name);
+		h = fnv_str(h, lh->reachable ? "up" : "down");
+		for (size_t j = 0; j < lh->nprocs; j++)
+			h = fnv_str(h, lh->procs[j].group);
+		for (size_t j = 0; j < lh->nprograms; j++)
+			h = fnv_str(h, lh->programs[j].name);
+		for (size_t j = 0; j < lh->nports; j++)
+			h = fnv(h, &lh->ports[j], sizeof(lh->ports[j]));
+	}
+	snprintf(out, 17, "%016llx", (unsigned long long)h);
 }

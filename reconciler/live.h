@@ -61,5 +61,9 @@ const struct live_program *live_program(const struct live_host *h, const char *n
 /* The process of a program (its group), or NULL when supervisord has not loaded it. */
 const struct live_process *live_process(const struct live_host *h, const char *group);
 size_t live_unreachable(const struct live *l);
+/* 16 hex digits over what a plan depends on: each host's reachability, its
+ * programs (managed and not) and its listening ports. `apply PLANFILE`
+ * refuses a plan whose fingerprint no longer matches the fleet. */
+void live_fingerprint(char out[17], const struct live *l);
 
 #endif

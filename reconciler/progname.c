@@ -74,3 +74,31 @@ void progname_format(struct buf *out, const char *app, const char *version, cons
 {
 	buf_printf(out, "%s-%s-%s-%s-%s-%d", app, version, config, release, proc, port);
 }
+
+int progname_port(const char *name)
+{
+	const char *p = name, *last = NULL;
+	int dashes = 0;
+	long port = 0;
+
+	for (; *p; p++) {
+		unsigned char c = (unsigned char)*p;
+
+		if (c == '-') {
+			if (p == name || p[-1] == '-')
+				return -1;
+			dashes++;
+			last = p + 1;
+		} else if (!(isalnum(c) || c == '_' || c == '.' || c == '+')) {
+			return -1;
+		}
+	}
+	if (dashes != 5 || !*last || strlen(last) > 5)
+		return -1;
+	for (p = last; *p; p++) {
+		if (!isdigit((unsigned char)*p))
+			return -1;
+		port = port * 10 + (*p - '0');
+	}
+	return port > 65535 ? -1 : (int)port;
+}

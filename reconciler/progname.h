@@ -20,6 +20,8 @@ struct progname {
  * or -1 when it is not in the six-field format. */
 int progname_parse(struct progname *out, const char *name);
 void progname_release(struct progname *p);
+/* The port (or slot) of a six-field name without allocating; -1 otherwise. */
+int progname_port(const char *name);
 void progname_format(struct buf *out, const char *app, const char *version, const char *config,
 		     const char *release, const char *proc, int port);
 

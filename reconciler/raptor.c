@@ -30,9 +30,22 @@ static const struct command commands[] = {
 	 "and each unreachable host with the reason. --json prints the document of\n"
 	 "schema/status.schema.json.\n\n"
 	 "exit status: 0 every host answered, 3 some hosts did not, 1 an error stopped it.\n"},
-	{"plan", NULL, CLI_SOURCE | CLI_JSON | CLI_PLAN,
-	 "[PATH] [--repo REPO [--ref REF]] [--json] [--detailed-exitcode] [--out PLANFILE]",
-	 "Show what apply would start, route and stop.", NULL},
+	{"plan", cmd_plan, CLI_SOURCE | CLI_JSON | CLI_PLAN,
+	 "[PATH] [--repo REPO [--ref REF]] [--json] [--detailed-exitcode] [--out PLANFILE]\n"
+	 "                   [--offline --against REF]",
+	 "Show what apply would start, route and stop.",
+	 "Reads the desired state, asks every host (as status does) and prints what apply would\n"
+	 "do: per swarm, + a start and - a stop with its reason, ~ a pool whose members change;\n"
+	 "unreachable hosts and unmanaged programs are called out. Changes nothing.\n\n"
+	 "  --json               the plan as the document of schema/plan.schema.json\n"
+	 "  --out PLANFILE       also write that document, with the fingerprint of the live\n"
+	 "                       state it was made from, for `raptor apply PLANFILE`\n"
+	 "  --detailed-exitcode  exit 2 when changes are pending (0: nothing to do)\n"
+	 "  --offline --against REF\n"
+	 "                       ask no host: compare the desired state at REF with this one\n"
+	 "                       (swarms added, removed, resized, re-released, renamed)\n\n"
+	 "exit status: 0 nothing to do (or changes, without --detailed-exitcode), 2 changes\n"
+	 "pending, 1 an error (including a swarm that cannot be placed).\n"},
 	{"apply", NULL, CLI_SOURCE, "[PATH] [--repo REPO [--ref REF]] [--yes] [PLANFILE]",
 	 "Bring the fleet to the desired state, make-before-break.", NULL},
 	{"reconcile", NULL, CLI_SOURCE,
@@ -109,7 +122,8 @@ int main(int argc, char **argv)
 		return rc > 0 ? 0 : 1;
 	}
 	if (!cmd->run) {
-		fprintf(stderr, "raptor %s: not built yet; this release has: validate, status\n",
+		fprintf(stderr,
+			"raptor %s: not built yet; this release has: validate, status, plan\n",
 			cmd->name);
 		rc = 1;
 	} else {

@@ -44,6 +44,19 @@ bool source_wants(const char *name);
 int source_read_dir(struct source *out, const char *dir, struct error *err);
 /* The tree of `ref` (default HEAD) of a repository, bare or not. */
 int source_read_git(struct source *out, const char *repo, const char *ref, struct error *err);
+/* As source_read_git, but only the directory `subdir` of the commit's tree
+ * ("a/b"; NULL or "" is the whole tree), read as if it were the root: file
+ * paths are relative to it and a symlink may not leave it, exactly as a
+ * directory source at that place of a checkout. Returns 0; 1 when the commit
+ * has no such directory (`out` is then empty but names the commit: a
+ * directory a change adds did not exist before it); -1 on an error. */
+int source_read_git_at(struct source *out, const char *repo, const char *ref, const char *subdir,
+		       struct error *err);
+/* Finds the git repository whose work tree holds the directory `path`,
+ * searching upward as git does: the work tree's root (a real path) goes to
+ * *workdir and path's place below it ("" at the root, else "a/b") to *subdir.
+ * Free both after a 0 return; on -1 both are NULL. */
+int source_git_discover(char **workdir, char **subdir, const char *path, struct error *err);
 /* The command line's choice: `repo` set means git, else the directory `path`
  * (default "."). `out` needs no init; release it whatever the result. */
 int source_open(struct source *out, const char *path, const char *repo, const char *ref,

@@ -4,12 +4,18 @@
  * a git server works as well as a clone. Hidden directories are skipped as
  * in a directory source. A symlink in the tree is followed when it points to
  * another blob of the same tree; one that leaves the tree is refused.
+ * A subdirectory of the tree can be read as the root (source_read_git_at),
+ * and the repository holding a directory found (source_git_discover), so
+ * `plan --offline` can read "this directory as it was at REF".
  */
 #include "source.h"
 
+#include <errno.h>
 #include <git2.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "buf.h"
 #include "xalloc.h"
@@ -168,7 +174,48 @@ static unsigned open_flags(void)
 	return GIT_REPOSITORY_OPEN_NO_SEARCH;
 }
 
+/* Moves `*tree` to its subdirectory `subdir`; 1 when the tree has none. */
+static int enter_subdir(struct gwalk *w, const char *repo_path, const char *subdir)
+{
+	git_tree_entry *entry = NULL;
+	git_tree *sub = NULL;
+	int rc = -1, found;
+
+	found = git_tree_entry_bypath(&entry, w->tree, subdir);
+	if (found == GIT_ENOTFOUND) {
+		rc = 1;
+		goto cleanup;
+	}
+	if (found < 0) {
+		error_set(w->err, "%s: cannot find '%s' in %s (%s)", repo_path, subdir, w->src->ref,
+			  git_msg());
+		goto cleanup;
+	}
+	if (git_tree_entry_type(entry) != GIT_OBJECT_TREE) {
+		error_set(w->err, "%s: '%s' is not a directory at %s", repo_path, subdir,
+			  w->src->ref);
+		goto cleanup;
+	}
+	if (git_tree_lookup(&sub, w->repo, git_tree_entry_id(entry)) < 0) {
+		error_set(w->err, "%s: cannot read the tree of '%s' at %s (%s)", repo_path, subdir,
+			  w->src->ref, git_msg());
+		goto cleanup;
+	}
+	git_tree_free(w->tree);
+	w->tree = sub;
+	rc = 0;
+cleanup:
+	git_tree_entry_free(entry);
+	return rc;
+}
+
 int source_read_git(struct source *out, const char *repo_path, const char *ref, struct error *err)
+{
+	return source_read_git_at(out, repo_path, ref, NULL, err) == 0 ? 0 : -1;
+}
+
+int source_read_git_at(struct source *out, const char *repo_path, const char *ref,
+		       const char *subdir, struct error *err)
 {
 	struct gwalk w = {.src = out, .err = err};
 	git_object *obj = NULL;
@@ -199,6 +246,14 @@ int source_read_git(struct source *out, const char *repo_path, const char *ref, 
 		error_set(err, "%s: cannot read the tree of %s (%s)", repo_path, oid, git_msg());
 		goto cleanup;
 	}
+	if (subdir && *subdir) {
+		int entered = enter_subdir(&w, repo_path, subdir);
+
+		if (entered) {
+			rc = entered; /* 1: no such directory at that commit */
+			goto cleanup;
+		}
+	}
 	if (git_tree_walk(w.tree, GIT_TREEWALK_PRE, walk_cb, &w) < 0) {
 		if (!w.failed)
 			error_set(err, "%s: cannot walk the tree of %s (%s)", repo_path, oid,
@@ -212,6 +267,67 @@ cleanup:
 	git_commit_free(commit);
 	git_object_free(obj);
 	git_repository_free(w.repo);
+	git_libgit2_shutdown();
+	return rc;
+}
+
+/* Discovery searches upward from the path, as git itself does, unless git's
+ * hook environment names the repository (see open_flags). */
+static unsigned discover_flags(void)
+{
+	return open_flags() == GIT_REPOSITORY_OPEN_FROM_ENV ? GIT_REPOSITORY_OPEN_FROM_ENV : 0;
+}
+
+int source_git_discover(char **workdir, char **subdir, const char *path, struct error *err)
+{
+	git_repository *repo = NULL;
+	char *real = NULL, *top = NULL;
+	const char *wd;
+	struct stat st;
+	size_t n;
+	int rc = -1;
+
+	*workdir = *subdir = NULL;
+	git_libgit2_init();
+	real = realpath(path, NULL);
+	if (!real || stat(real, &st) < 0) {
+		error_set(err, "%s: %s", path, strerror(errno));
+		goto cleanup;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		error_set(err, "%s: not a directory (give the desired-state directory)", path);
+		goto cleanup;
+	}
+	if (git_repository_open_ext(&repo, real, discover_flags(), NULL) < 0) {
+		error_set(err, "%s: not inside a git repository (%s)", path, git_msg());
+		goto cleanup;
+	}
+	wd = git_repository_workdir(repo);
+	if (!wd) {
+		error_set(err, "%s: the repository found there is bare and has no work tree", path);
+		goto cleanup;
+	}
+	/* both sides resolved, so a symlinked checkout still yields its relative place */
+	top = realpath(wd, NULL);
+	if (!top) {
+		error_set(err, "%s: %s", wd, strerror(errno));
+		goto cleanup;
+	}
+	n = strlen(top);
+	if (!strcmp(top, "/"))
+		n = 0;
+	if (strncmp(real, top, n) || (real[n] != '/' && real[n] != '\0')) {
+		error_set(err, "%s: not inside the work tree of the repository at %s", path, top);
+		goto cleanup;
+	}
+	*subdir = xstrdup(real[n] == '/' ? real + n + 1 : "");
+	*workdir = top;
+	top = NULL;
+	rc = 0;
+cleanup:
+	free(top);
+	free(real);
+	git_repository_free(repo);
 	git_libgit2_shutdown();
 	return rc;
 }

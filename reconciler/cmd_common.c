@@ -1,0 +1,91 @@
+/*
+ * What several commands share between parsing their options and doing their
+ * work: reading and checking the desired state, and asking the fleet
+ * (the desired squads' hosts and the state record's) what it runs.
+ */
+#include <stdio.h>
+
+#include "commands.h"
+#include "desired_load.h"
+#include "fleet.h"
+#include "state.h"
+#include "term.h"
+#include "banned.h"
+
+int load_desired(struct desired *d, struct source *src, const struct cli_opts *o, const char *cmd)
+{
+	struct error err = ERROR_INIT;
+	struct diags diags;
+	int rc = -1;
+
+	diags_init(&diags, 0);
+	desired_init(d);
+	if (source_open(src, o->path, o->repo, o->ref, &err) < 0) {
+		fprintf(stderr, "raptor %s: %s\n", cmd, error_msg(&err));
+		goto cleanup;
+	}
+	if (o->verbose) {
+		for (size_t i = 0; i < src->files.n; i++)
+			fprintf(stderr, "raptor %s: reading %s (%zu bytes)\n", cmd,
+				src->files.v[i].path, src->files.v[i].len);
+	}
+	desired_release(d);
+	if (desired_load(d, src, &diags) < 0) {
+		diags_sort(&diags);
+		diags_print(&diags, stderr);
+		fprintf(stderr, "raptor %s: %s%zu error%s%s in %s\n", cmd,
+			term_color(stderr, TERM_RED), diags_count(&diags),
+			diags_count(&diags) == 1 ? "" : "s", term_color(stderr, TERM_RESET),
+			src->root);
+		goto cleanup;
+	}
+	rc = 0;
+cleanup:
+	diags_release(&diags);
+	error_release(&err);
+	return rc;
+}
+
+int gather_live(struct live *out, const struct desired *d, const struct cli_opts *o,
+		const char *cmd)
+{
+	struct error err = ERROR_INIT;
+	struct arena mem = ARENA_INIT;
+	fleet_targets targets = {0};
+	state_hosts recorded = {0};
+	struct fleet_target *extra;
+	struct fleet_opts fo;
+	int rc = -1;
+
+	live_init(out);
+	if (state_hosts_read(&recorded, &mem, o->state_dir, &err) < 0) {
+		fprintf(stderr, "raptor %s: %s\n", cmd, error_msg(&err));
+		goto cleanup;
+	}
+	extra = arena_alloc(&mem, (recorded.n ? recorded.n : 1) * sizeof(*extra));
+	for (size_t i = 0; i < recorded.n; i++) {
+		extra[i].name = recorded.v[i].name;
+		extra[i].address = recorded.v[i].address;
+		extra[i].url = recorded.v[i].url;
+	}
+	fleet_targets_build(&targets, d, o->squads.v, o->squads.n, extra, recorded.n);
+	if (o->squads.n && !targets.n) {
+		fprintf(stderr, "raptor %s: no squad of that name in the desired state\n", cmd);
+		goto cleanup;
+	}
+	fleet_opts_from_settings(&fo, &d->settings);
+	if (!o->quiet && o->verbose)
+		fprintf(stderr, "raptor %s: asking %zu host%s, %zu at a time\n", cmd, targets.n,
+			targets.n == 1 ? "" : "s", fo.concurrency);
+	if (fleet_query(out, targets.v, targets.n, &fo, &err) < 0) {
+		fprintf(stderr, "raptor %s: %s\n", cmd, error_msg(&err));
+		goto cleanup;
+	}
+	rc = 0;
+cleanup:
+	vec_release(&targets);
+	vec_release(&recorded);
+	arena_release(&mem);
+	error_release(&err);
+	return rc;
+}

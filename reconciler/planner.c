@@ -1,0 +1,876 @@
+/*
+ * The planner; see planner.h for its contract. The order of work:
+ *  1. index the live state: every managed program on a reachable host with
+ *     its identity from its metadata, the ports each host has taken;
+ *  2. each desired swarm, in identity order: its instances on the reachable
+ *     hosts of its squad are current (release matches) or stale; extra
+ *     current ones are excess; instances on hosts that left the squad are
+ *     orphans; the shortfall is placed and given ports;
+ *  3. every instance no swarm claimed is an orphan, with its likely rename;
+ *  4. pools: who is in each before and after;
+ *  5. the mass-stop guard.
+ * A swarm that cannot be placed (no reachable host, ports exhausted) gets
+ * an error note and no action at all, so its old instances keep serving.
+ */
+#include "planner.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "progname.h"
+#include "strmap.h"
+#include "banned.h"
+
+static const char *const reason_words[REASON_COUNT] = {
+	[REASON_NEW_SWARM] = "new swarm",
+	[REASON_SCALE_UP] = "scale up",
+	[REASON_NEW_RELEASE] = "new release",
+	[REASON_REPLACE_UNREACHABLE] = "replacement for an unreachable host",
+	[REASON_SCALE_DOWN] = "scale down",
+	[REASON_STALE_RELEASE] = "stale release",
+	[REASON_ORPHAN_APP] = "orphan: app changed",
+	[REASON_ORPHAN_PROC] = "orphan: proc changed",
+	[REASON_ORPHAN_CONFIG] = "orphan: config changed",
+	[REASON_ORPHAN_SQUAD] = "orphan: squad changed",
+	[REASON_ORPHAN_REMOVED] = "orphan: swarm removed",
+	[REASON_ORPHAN_HOST_LEFT] = "orphan: host no longer in the squad",
+	[REASON_ORPHAN_UNIDENTIFIED] = "orphan: no swarm identity in its metadata",
+	[REASON_POOL_CHANGED] = "pool membership changes",
+};
+
+const char *plan_reason_text(enum plan_reason r)
+{
+	return r < REASON_COUNT ? reason_words[r] : "?";
+}
+
+const char *plan_class_text(enum plan_class c)
+{
+	static const char *const words[] = {"current", "stale", "excess", "orphan", "unmanaged"};
+	return words[c];
+}
+
+const char *plan_op_text(enum plan_op op)
+{
+	static const char *const words[] = {"start", "stop", "route"};
+	return words[op];
+}
+
+/* One managed program on a reachable host. */
+struct inst {
+	size_t host;
+	const struct live_program *prog;
+	const char *identity; /* NULL when the metadata does not say */
+	struct range *range;
+	const char *app, *config, *proc, *squad, *release, *pool;
+	int port, slot;
+	bool claimed;
+};
+
+struct hstate {
+	const struct live_host *live;
+	unsigned char *ports; /* bit per TCP port: taken */
+	size_t load;	      /* managed instances, plus the starts planned so far */
+};
+
+/* The instances of one identity: c->order[first .. first + n). */
+struct range {
+	const char *identity, *squad;
+	size_t first, n, filled;
+};
+
+struct ctx {
+	const struct desired *d;
+	const struct live *l;
+	struct plan *p;
+	struct hstate *hosts;
+	struct strmap host_by_name; /* name -> struct hstate * */
+	VEC(struct inst) insts;
+	size_t *order;		    /* instance indices grouped by identity */
+	struct strmap by_identity;  /* identity -> struct range * */
+	VEC(struct range *) ranges; /* in order of first appearance */
+	struct strmap pools;	    /* "balancer/pool" -> index + 1 */
+	struct strmap squads;	    /* squad -> size_t[2]: managed, vanished (the guard) */
+	struct strmap squad_hosts;  /* squad -> struct squad_hosts *, built once per squad */
+	size_t vanished;
+	struct arena tmp;
+	struct buf b;
+};
+
+static bool port_taken(const struct hstate *h, int port)
+{
+	return h->ports[port >> 3] & (1u << (port & 7));
+}
+
+static void take_port(struct hstate *h, int port)
+{
+	if (port > 0 && port < 65536)
+		h->ports[port >> 3] |= (unsigned char)(1u << (port & 7));
+}
+
+static void free_port(struct hstate *h, int port)
+{
+	h->ports[port >> 3] &= (unsigned char)~(1u << (port & 7));
+}
+
+static int parse_int(const char *s)
+{
+	long v = 0;
+
+	if (!s || !*s)
+		return 0;
+	for (; *s; s++) {
+		if (*s < '0' || *s > '9' || v > 65535)
+			return 0;
+		v = v * 10 + (*s - '0');
+	}
+	return v > 65535 ? 0 : (int)v;
+}
+
+/* Gives the instance its identity string, shared by every instance of it. */
+static void intern_identity(struct ctx *c, struct inst *in)
+{
+	struct range *r;
+
+	if (!in->app || !in->config || !in->proc || !in->squad)
+		return;
+	buf_reset(&c->b);
+	swarm_identity(&c->b, in->app, in->config, in->proc, in->squad);
+	r = strmap_get(&c->by_identity, c->b.ptr);
+	if (!r) {
+		r = arena_alloc(&c->tmp, sizeof(*r));
+		r->identity = arena_strndup(&c->p->mem, c->b.ptr, c->b.len);
+		r->squad = in->squad;
+		strmap_put(&c->by_identity, r->identity, r);
+		vec_push(&c->ranges, r);
+	}
+	r->n++;
+	in->identity = r->identity;
+	in->range = r;
+}
+
+static void add_entry(struct ctx *c, const struct hstate *h, const char *program, enum plan_class k,
+		      enum plan_reason cause, const char *swarm)
+{
+	struct plan_entry *e = vec_add(&c->p->entries);
+
+	e->host = h->live->name;
+	e->program = program;
+	e->klass = k;
+	e->cause = cause;
+	e->swarm = swarm;
+}
+
+static void read_meta(struct inst *in, const struct live_program *lp)
+{
+	const char *port = NULL, *slot = NULL;
+
+	/* one pass over the metadata rather than a lookup per key */
+	for (size_t i = 0; i < lp->nmeta; i++) {
+		const char *k = lp->meta[i].key, *v = lp->meta[i].value;
+
+		if (!strcmp(k, "app"))
+			in->app = v;
+		else if (!strcmp(k, "config"))
+			in->config = v;
+		else if (!strcmp(k, "proc"))
+			in->proc = v;
+		else if (!strcmp(k, "squad"))
+			in->squad = v;
+		else if (!strcmp(k, "release"))
+			in->release = v;
+		else if (!strcmp(k, "pool"))
+			in->pool = *v ? v : NULL;
+		else if (!strcmp(k, "port"))
+			port = v;
+		else if (!strcmp(k, "slot"))
+			slot = v;
+	}
+	in->port = parse_int(port);
+	in->slot = parse_int(slot);
+}
+
+/* 1. The live state, indexed. */
+static void index_host(struct ctx *c, size_t hi)
+{
+	struct hstate *h = &c->hosts[hi];
+	const struct live_host *lh = h->live;
+	struct strmap owned = STRMAP_INIT;
+
+	h->ports = arena_alloc(&c->tmp, 65536 / 8);
+	for (size_t i = 0; i < lh->nports; i++)
+		take_port(h, lh->ports[i]);
+	for (size_t i = 0; i < lh->nprograms; i++) {
+		const struct live_program *lp = &lh->programs[i];
+		struct inst *in = vec_add(&c->insts);
+
+		strmap_put(&owned, lp->name, (void *)lp);
+		in->host = hi;
+		in->prog = lp;
+		read_meta(in, lp);
+		intern_identity(c, in);
+		take_port(h, in->port);
+		h->load++;
+		c->p->managed++;
+	}
+	for (size_t i = 0; i < lh->nprocs; i++) {
+		const char *group = lh->procs[i].group;
+
+		if (strmap_get(&owned, group))
+			continue;
+		/* a Velociraptor-style name holds its port */
+		take_port(h, progname_port(group));
+		add_entry(c, h, group, CLASS_UNMANAGED, REASON_COUNT, NULL);
+		c->p->unmanaged++;
+	}
+	strmap_release(&owned);
+}
+
+/* Lays the instances out grouped by identity (no sort: each group keeps
+ * the live state's order, hosts as asked and programs as listed). */
+static void index_identities(struct ctx *c)
+{
+	size_t n = c->insts.n, next = 0, tail;
+
+	c->order = arena_alloc(&c->tmp, (n ? n : 1) * sizeof(*c->order));
+	for (size_t i = 0; i < c->ranges.n; i++) {
+		c->ranges.v[i]->first = next;
+		next += c->ranges.v[i]->n;
+	}
+	tail = next;
+	/* the guard's count of managed instances per squad, one lookup per identity */
+	for (size_t i = 0; i < c->ranges.n; i++) {
+		const struct range *r = c->ranges.v[i];
+		size_t *counts = strmap_get(&c->squads, r->squad);
+
+		if (!counts) {
+			counts = arena_alloc(&c->tmp, 2 * sizeof(*counts));
+			strmap_put(&c->squads, r->squad, counts);
+		}
+		counts[0] += r->n;
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct range *r = c->insts.v[i].range;
+
+		if (r)
+			c->order[r->first + r->filled++] = i;
+		else
+			c->order[tail++] = i; /* unidentified: swept as orphans */
+	}
+}
+
+/* 4. Pools: the entry for the key "balancer/pool", created on first sight. */
+static struct plan_pool *pool_by_key(struct ctx *c, const char *key)
+{
+	size_t idx = (size_t)(uintptr_t)strmap_get(&c->pools, key);
+	const char *slash = strchr(key, '/');
+	struct plan_pool *pp;
+	char *copy;
+
+	if (idx)
+		return &c->p->pools.v[idx - 1];
+	copy = arena_strdup(&c->p->mem, key);
+	pp = vec_add(&c->p->pools);
+	pp->balancer = arena_strndup(&c->p->mem, key, (size_t)(slash - key));
+	pp->pool = copy + (slash - key) + 1;
+	strmap_put(&c->pools, copy, (void *)(uintptr_t)c->p->pools.n);
+	return pp;
+}
+
+static struct plan_pool *pool_of(struct ctx *c, const char *balancer, const char *pool)
+{
+	buf_reset(&c->b);
+	buf_puts(&c->b, balancer);
+	buf_putc(&c->b, '/');
+	buf_puts(&c->b, pool);
+	return pool_by_key(c, c->b.ptr);
+}
+
+static const char *node(struct ctx *c, const struct hstate *h, int port)
+{
+	size_t alen = strlen(h->live->address);
+	char *out = arena_alloc(&c->p->mem, alen + 7), *p = out + alen + 6;
+
+	/* address:port, written by hand: this runs once per routed instance */
+	memcpy(out, h->live->address, alen);
+	out[alen] = ':';
+	*p = '\0';
+	do {
+		*--p = (char)('0' + port % 10);
+		port /= 10;
+	} while (port);
+	memmove(out + alen + 1, p, strlen(p) + 1);
+	return out;
+}
+
+static struct plan_action *add_action(struct ctx *c, enum plan_op op, enum plan_reason why,
+				      const char *swarm, const struct hstate *h)
+{
+	struct plan_action *a = vec_add(&c->p->actions);
+
+	a->op = op;
+	a->reason = why;
+	a->swarm = swarm;
+	if (h) {
+		a->host = h->live->name;
+		a->address = h->live->address;
+	}
+	return a;
+}
+
+static void stop_inst(struct ctx *c, struct inst *in, enum plan_class k, enum plan_reason why,
+		      const char *hint)
+{
+	const struct hstate *h = &c->hosts[in->host];
+	struct plan_action *a = add_action(c, PLAN_STOP, why, in->identity, h);
+
+	a->program = in->prog->name;
+	a->port = in->port;
+	a->slot = in->slot;
+	a->release = in->release;
+	a->hint = hint;
+	if (in->pool) {
+		const char *slash = strchr(in->pool, '/');
+
+		if (slash) {
+			a->balancer =
+				arena_strndup(&c->p->mem, in->pool, (size_t)(slash - in->pool));
+			a->pool = slash + 1;
+		}
+	}
+	in->claimed = true;
+	add_entry(c, h, in->prog->name, k, why, in->identity);
+}
+
+/* One placement made for a swarm, kept so that a failure can undo it. */
+struct placed {
+	struct hstate *h;
+	int port;
+};
+
+struct swarm_work {
+	const struct swarm *s;
+	const struct squad *q;
+	const char *release;
+	struct hstate **hosts; /* the squad's reachable hosts */
+	size_t *count;	       /* instances of this swarm per squad host */
+	size_t nhosts, unreachable;
+	VEC(struct placed) placed;
+};
+
+static int lowest_port(const struct hstate *h, const struct port_range *r)
+{
+	for (int p = r->first; p <= r->last; p++)
+		if (!port_taken(h, p))
+			return p;
+	return 0;
+}
+
+/* The slot a new worker gets: the lowest not held by any instance of the
+ * swarm on that host, whatever its release, nor planned. */
+static int free_slot(struct ctx *c, const struct range *r, const struct swarm_work *w,
+		     const struct hstate *h)
+{
+	for (int slot = 1;; slot++) {
+		bool used = false;
+
+		for (size_t i = 0; r && i < r->n && !used; i++) {
+			const struct inst *in = &c->insts.v[c->order[r->first + i]];
+			used = &c->hosts[in->host] == h && in->slot == slot;
+		}
+		for (size_t i = 0; i < w->placed.n && !used; i++)
+			used = w->placed.v[i].h == h && w->placed.v[i].port == -slot;
+		if (!used)
+			return slot;
+	}
+}
+
+/* Fewest instances of the swarm, then fewest overall, then by name; a
+ * host with no free port is passed over. */
+static int place(struct ctx *c, struct swarm_work *w, const struct range *r, struct hstate **out,
+		 int *port, int *slot)
+{
+	size_t best = SIZE_MAX;
+
+	for (size_t j = 0; j < w->nhosts; j++) {
+		struct hstate *h = w->hosts[j];
+		struct hstate *b = best == SIZE_MAX ? NULL : w->hosts[best];
+
+		if (w->s->port == PORT_AUTO && !lowest_port(h, &w->q->ports))
+			continue;
+		if (!b || w->count[j] < w->count[best] ||
+		    (w->count[j] == w->count[best] &&
+		     (h->load < b->load ||
+		      (h->load == b->load && strcmp(h->live->name, b->live->name) < 0))))
+			best = j;
+	}
+	if (best == SIZE_MAX)
+		return -1;
+	*out = w->hosts[best];
+	w->count[best]++;
+	(*out)->load++;
+	if (w->s->port == PORT_AUTO) {
+		*port = lowest_port(*out, &w->q->ports);
+		*slot = 0;
+		take_port(*out, *port);
+		vec_push(&w->placed, ((struct placed){*out, *port}));
+	} else {
+		*port = 0;
+		*slot = free_slot(c, r, w, *out);
+		vec_push(&w->placed, ((struct placed){*out, -*slot}));
+	}
+	return 0;
+}
+
+static void unplace(struct swarm_work *w)
+{
+	for (size_t i = 0; i < w->placed.n; i++) {
+		w->placed.v[i].h->load--;
+		if (w->placed.v[i].port > 0)
+			free_port(w->placed.v[i].h, w->placed.v[i].port);
+	}
+	w->placed.n = 0;
+}
+
+static void note(struct ctx *c, const char *swarm, bool error, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static void note(struct ctx *c, const char *swarm, bool error, const char *fmt, ...)
+{
+	struct plan_note *n = vec_add(&c->p->notes);
+	va_list ap;
+
+	buf_reset(&c->b);
+	va_start(ap, fmt);
+	buf_vprintf(&c->b, fmt, ap);
+	va_end(ap);
+	n->swarm = swarm;
+	n->text = arena_strndup(&c->p->mem, c->b.ptr, c->b.len);
+	n->error = error;
+	c->p->errors += error;
+}
+
+static enum plan_reason start_reason(size_t k, size_t cur, size_t stale, size_t unreachable)
+{
+	if (k < stale)
+		return REASON_NEW_RELEASE;
+	if (unreachable)
+		return REASON_REPLACE_UNREACHABLE;
+	return cur || stale ? REASON_SCALE_UP : REASON_NEW_SWARM;
+}
+
+static void start_one(struct ctx *c, struct swarm_work *w, struct hstate *h, int port, int slot,
+		      enum plan_reason why)
+{
+	const struct swarm *s = w->s;
+	struct plan_action *a = add_action(c, PLAN_START, why, s->identity, h);
+
+	buf_reset(&c->b);
+	progname_format(&c->b, s->app, s->version, s->config, w->release, s->proc,
+			port ? port : slot);
+	a->program = arena_strndup(&c->p->mem, c->b.ptr, c->b.len);
+	a->port = port;
+	a->slot = slot;
+	a->release = w->release;
+	a->desired = s;
+	if (s->routed) {
+		a->balancer = s->routing.balancer;
+		a->pool = s->routing.pool;
+	}
+}
+
+/* The pool members a swarm has now, kept as they are when nothing may
+ * change for it (on_unreachable: wait, or it cannot be placed). */
+static void keep_pool(struct ctx *c, const struct range *r, struct plan_pool *pool, size_t from)
+{
+	const char *key;
+
+	if (!pool)
+		return;
+	pool->after.n = from;
+	buf_reset(&c->b);
+	buf_printf(&c->b, "%s/%s", pool->balancer, pool->pool);
+	key = arena_strndup(&c->tmp, c->b.ptr, c->b.len);
+	for (size_t i = 0; r && i < r->n; i++) {
+		const struct inst *in = &c->insts.v[c->order[r->first + i]];
+
+		if (in->port && in->pool && !strcmp(in->pool, key))
+			vec_push(&pool->after, node(c, &c->hosts[in->host], in->port));
+	}
+}
+
+/* A squad's hosts as the planner sees them, looked up once per squad. */
+struct squad_hosts {
+	struct hstate **reachable;
+	size_t nreachable, unreachable, listed;
+};
+
+static const struct squad_hosts *squad_hosts_of(struct ctx *c, const struct squad *q)
+{
+	struct squad_hosts *sh = strmap_get(&c->squad_hosts, q->name);
+
+	if (sh)
+		return sh;
+	sh = arena_alloc(&c->tmp, sizeof(*sh));
+	sh->reachable = arena_alloc(&c->tmp, (q->nhosts ? q->nhosts : 1) * sizeof(*sh->reachable));
+	for (size_t j = 0; j < q->nhosts; j++) {
+		struct hstate *h = strmap_get(&c->host_by_name, q->hosts[j].name);
+
+		if (!h)
+			continue; /* not asked: another --squad */
+		sh->listed++;
+		if (h->live->reachable)
+			sh->reachable[sh->nreachable++] = h;
+		else
+			sh->unreachable++;
+	}
+	strmap_put(&c->squad_hosts, q->name, sh);
+	return sh;
+}
+
+enum role { ROLE_OUT, ROLE_STALE, ROLE_KEEP, ROLE_EXCESS };
+
+/* How an instance is classified when its swarm gets no action at all. */
+static void entry_as_is(struct ctx *c, const struct inst *in, enum role role, const char *swarm)
+{
+	static const enum plan_class klass[] = {CLASS_ORPHAN, CLASS_STALE, CLASS_CURRENT,
+						CLASS_CURRENT};
+	static const enum plan_reason cause[] = {REASON_ORPHAN_HOST_LEFT, REASON_STALE_RELEASE,
+						 REASON_COUNT, REASON_COUNT};
+
+	add_entry(c, &c->hosts[in->host], in->prog->name, klass[role], cause[role], swarm);
+}
+
+/* 2. One desired swarm. */
+static void plan_swarm(struct ctx *c, const struct swarm *s)
+{
+	struct swarm_work w = {.s = s, .q = desired_squad(c->d, s->squad)};
+	const struct range *r = strmap_get(&c->by_identity, s->identity);
+	size_t actions_before = c->p->actions.n, entries_before = c->p->entries.n;
+	size_t cur = 0, stale = 0, deficit, pool_from = 0, n = r ? r->n : 0;
+	struct plan_pool *pool = NULL;
+	enum role *role;
+	size_t *at; /* each instance's index in w.hosts */
+
+	if (!w.q)
+		return;
+	w.release = s->release;
+	{
+		const struct squad_hosts *sh = squad_hosts_of(c, w.q);
+
+		if (!sh->listed)
+			return;
+		w.hosts = sh->reachable;
+		w.nhosts = sh->nreachable;
+		w.unreachable = sh->unreachable;
+		w.count = arena_alloc(&c->tmp, (w.nhosts ? w.nhosts : 1) * sizeof(*w.count));
+	}
+	if (s->routed) {
+		pool = pool_of(c, s->routing.balancer, s->routing.pool);
+		pool_from = pool->after.n;
+	}
+
+	/* each instance of the identity: out of the squad, stale, or current */
+	role = arena_alloc(&c->tmp, (n ? n : 1) * sizeof(*role));
+	at = arena_alloc(&c->tmp, (n ? n : 1) * sizeof(*at));
+	for (size_t i = 0; i < n; i++) {
+		struct inst *in = &c->insts.v[c->order[r->first + i]];
+		size_t j;
+
+		in->claimed = true;
+		for (j = 0; j < w.nhosts && w.hosts[j] != &c->hosts[in->host]; j++)
+			;
+		at[i] = j;
+		if (j == w.nhosts) {
+			role[i] = ROLE_OUT;
+		} else if (in->release && !strcmp(in->release, w.release)) {
+			role[i] = ROLE_KEEP;
+			cur++;
+			w.count[j]++;
+		} else {
+			role[i] = ROLE_STALE;
+			stale++;
+		}
+	}
+	if (w.unreachable && w.q->on_unreachable == ON_UNREACHABLE_WAIT) {
+		note(c, s->identity, false,
+		     "%zu host%s of squad %s unreachable and on_unreachable is wait: nothing is planned for this swarm until %s",
+		     w.unreachable, w.unreachable == 1 ? "" : "s", w.q->name,
+		     w.unreachable == 1 ? "it answers" : "they answer");
+		for (size_t i = 0; i < n; i++)
+			entry_as_is(c, &c->insts.v[c->order[r->first + i]], role[i], s->identity);
+		keep_pool(c, r, pool, pool_from);
+		goto cleanup;
+	}
+
+	/* too many current: stop on the hosts holding the most, highest port first */
+	for (size_t excess = cur > (size_t)s->size ? cur - (size_t)s->size : 0; excess; excess--) {
+		size_t best = SIZE_MAX, victim = SIZE_MAX;
+
+		for (size_t j = 0; j < w.nhosts; j++)
+			if (w.count[j] && (best == SIZE_MAX || w.count[j] >= w.count[best]))
+				best = j;
+		for (size_t i = 0; i < n; i++) {
+			const struct inst *in = &c->insts.v[c->order[r->first + i]];
+
+			if (role[i] == ROLE_KEEP && at[i] == best &&
+			    (victim == SIZE_MAX ||
+			     in->port + in->slot >=
+				     c->insts.v[c->order[r->first + victim]].port +
+					     c->insts.v[c->order[r->first + victim]].slot))
+				victim = i;
+		}
+		role[victim] = ROLE_EXCESS;
+		w.count[best]--;
+		cur--;
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct inst *in = &c->insts.v[c->order[r->first + i]];
+		struct hstate *h = &c->hosts[in->host];
+
+		switch (role[i]) {
+		case ROLE_OUT:
+			stop_inst(c, in, CLASS_ORPHAN, REASON_ORPHAN_HOST_LEFT, NULL);
+			break;
+		case ROLE_STALE:
+			stop_inst(c, in, CLASS_STALE, REASON_STALE_RELEASE, NULL);
+			break;
+		case ROLE_EXCESS:
+			h->load--;
+			stop_inst(c, in, CLASS_EXCESS, REASON_SCALE_DOWN, NULL);
+			break;
+		case ROLE_KEEP:
+			add_entry(c, h, in->prog->name, CLASS_CURRENT, REASON_COUNT, s->identity);
+			if (pool && in->port)
+				vec_push(&pool->after, node(c, h, in->port));
+			break;
+		}
+	}
+	deficit = (size_t)s->size - cur;
+	for (size_t k = 0; k < deficit; k++) {
+		struct hstate *h;
+		int port, slot;
+
+		if (place(c, &w, r, &h, &port, &slot) < 0) {
+			if (!w.nhosts)
+				note(c, s->identity, true,
+				     "no reachable host in squad %s: %zu instance%s cannot be placed",
+				     w.q->name, deficit, deficit == 1 ? "" : "s");
+			else
+				note(c, s->identity, true,
+				     "port range %d-%d is exhausted on every reachable host of squad %s: %zu instance%s cannot be placed",
+				     w.q->ports.first, w.q->ports.last, w.q->name, deficit - k,
+				     deficit - k == 1 ? "" : "s");
+			/* nothing for this swarm: its old instances keep serving */
+			unplace(&w);
+			for (size_t i = 0; i < n; i++)
+				if (role[i] == ROLE_EXCESS)
+					c->hosts[c->insts.v[c->order[r->first + i]].host].load++;
+			c->p->actions.n = actions_before;
+			c->p->entries.n = entries_before;
+			for (size_t i = 0; i < n; i++)
+				entry_as_is(c, &c->insts.v[c->order[r->first + i]], role[i],
+					    s->identity);
+			keep_pool(c, r, pool, pool_from);
+			goto cleanup;
+		}
+		start_one(c, &w, h, port, slot, start_reason(k, cur, stale, w.unreachable));
+		if (pool && port)
+			vec_push(&pool->after, node(c, h, port));
+	}
+cleanup:
+	vec_release(&w.placed);
+}
+
+/* 3. Orphans: what no desired swarm claimed. The likely rename is a desired
+ * swarm still short of its size (new, or half rolled out when a previous
+ * apply stopped) that differs from the orphan's identity in exactly one
+ * field; a swarm already running at full size is not what an orphan was
+ * renamed to, so deleting a swarm beside a similar one reads as a removal. */
+static const char *blank_key(struct buf *b, int field, const char *app, const char *config,
+			     const char *proc, const char *squad)
+{
+	buf_reset(b);
+	swarm_identity(b, field == 0 ? "*" : app, field == 2 ? "*" : config,
+		       field == 1 ? "*" : proc, field == 3 ? "*" : squad);
+	return b->ptr;
+}
+
+static void sweep_orphans(struct ctx *c)
+{
+	static const enum plan_reason causes[] = {REASON_ORPHAN_APP, REASON_ORPHAN_PROC,
+						  REASON_ORPHAN_CONFIG, REASON_ORPHAN_SQUAD};
+	struct strmap near[4] = {STRMAP_INIT, STRMAP_INIT, STRMAP_INIT, STRMAP_INIT};
+	struct buf key = BUF_INIT;
+
+	for (size_t i = 0; i < c->d->swarms.n; i++) {
+		const struct swarm *s = &c->d->swarms.v[i];
+
+		const struct range *r = strmap_get(&c->by_identity, s->identity);
+
+		if (r && r->n >= (size_t)s->size)
+			continue;
+		for (int f = 0; f < 4; f++)
+			strmap_put(&near[f],
+				   arena_strdup(&c->tmp, blank_key(&key, f, s->app, s->config,
+								   s->proc, s->squad)),
+				   (void *)s);
+	}
+	for (size_t i = 0; i < c->insts.n; i++) {
+		struct inst *in = &c->insts.v[c->order[i]];
+		enum plan_reason why = REASON_ORPHAN_REMOVED;
+		const char *hint = NULL;
+
+		if (in->claimed)
+			continue;
+		if (!in->identity) {
+			stop_inst(c, in, CLASS_ORPHAN, REASON_ORPHAN_UNIDENTIFIED, NULL);
+			continue;
+		}
+		if (desired_has(c->d, in->identity)) {
+			/* its swarm was not planned here (another --squad): left alone */
+			continue;
+		}
+		for (int f = 0; f < 4; f++) {
+			const struct swarm *s =
+				strmap_get(&near[f], blank_key(&key, f, in->app, in->config,
+							       in->proc, in->squad));
+
+			if (s) {
+				why = causes[f];
+				buf_reset(&c->b);
+				buf_printf(&c->b, "likely renamed to %s", s->identity);
+				hint = arena_strndup(&c->p->mem, c->b.ptr, c->b.len);
+				break;
+			}
+		}
+		stop_inst(c, in, CLASS_ORPHAN, why, hint);
+		if (why == REASON_ORPHAN_REMOVED) {
+			c->vanished++;
+			if (in->squad)
+				((size_t *)strmap_get(&c->squads, in->squad))[1]++;
+		}
+	}
+	for (int f = 0; f < 4; f++)
+		strmap_release(&near[f]);
+	buf_release(&key);
+}
+
+static int str_cmp(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static void finish_pools(struct ctx *c)
+{
+	/* who is in each pool now: every reachable instance that says so */
+	for (size_t i = 0; i < c->insts.n; i++) {
+		const struct inst *in = &c->insts.v[i];
+		if (!in->pool || !strchr(in->pool, '/') || !in->port)
+			continue;
+		vec_push(&pool_by_key(c, in->pool)->before, node(c, &c->hosts[in->host], in->port));
+	}
+	for (size_t i = 0; i < c->p->pools.n; i++) {
+		struct plan_pool *pp = &c->p->pools.v[i];
+		struct plan_action *a;
+
+		if (pp->before.n > 1)
+			qsort(pp->before.v, pp->before.n, sizeof(*pp->before.v), str_cmp);
+		if (pp->after.n > 1)
+			qsort(pp->after.v, pp->after.n, sizeof(*pp->after.v), str_cmp);
+		pp->changed = pp->before.n != pp->after.n;
+		for (size_t j = 0; !pp->changed && j < pp->after.n; j++)
+			pp->changed = strcmp(pp->before.v[j], pp->after.v[j]) != 0;
+		if (!pp->changed)
+			continue;
+		a = add_action(c, PLAN_ROUTE, REASON_POOL_CHANGED, NULL, NULL);
+		a->balancer = pp->balancer;
+		a->pool = pp->pool;
+	}
+}
+
+/* 5. The mass-stop guard (DESIGN.md §5): losing instances that nothing
+ * replaces and nothing asked to remove by name. */
+static void guard(struct ctx *c)
+{
+	buf_reset(&c->b);
+	if (!c->d->swarms.n && c->p->managed) {
+		buf_puts(
+			&c->b,
+			"the desired state has no swarms at all while managed instances run: a wrong path or branch?");
+	} else if (c->vanished && c->vanished * 2 > c->p->managed) {
+		buf_printf(
+			&c->b,
+			"%zu of %zu managed instances would stop because their swarms vanished from the desired state",
+			c->vanished, c->p->managed);
+	} else {
+		for (size_t i = 0; i < c->squads.alloc; i++) {
+			const size_t *n = c->squads.slots[i].value;
+
+			if (n && n[0] && n[1] == n[0]) {
+				buf_printf(
+					&c->b,
+					"every managed instance of squad %s (%zu) would stop because their swarms vanished from the desired state",
+					c->squads.slots[i].key, n[0]);
+				break;
+			}
+		}
+	}
+	if (c->b.len) {
+		c->p->guard_tripped = true;
+		c->p->guard_reason = arena_strndup(&c->p->mem, c->b.ptr, c->b.len);
+	}
+}
+
+static void count(struct plan *p)
+{
+	for (size_t i = 0; i < p->actions.n; i++) {
+		p->starts += p->actions.v[i].op == PLAN_START;
+		p->stops += p->actions.v[i].op == PLAN_STOP;
+		p->routes += p->actions.v[i].op == PLAN_ROUTE;
+	}
+}
+
+void plan_build(struct plan *out, const struct desired *d, const struct live *l)
+{
+	struct ctx c = {.d = d, .l = l, .p = out};
+
+	memset(out, 0, sizeof(*out));
+	c.hosts = arena_alloc(&c.tmp, (l->hosts.n ? l->hosts.n : 1) * sizeof(*c.hosts));
+	for (size_t i = 0; i < l->hosts.n; i++) {
+		c.hosts[i].live = &l->hosts.v[i];
+		strmap_put(&c.host_by_name, l->hosts.v[i].name, &c.hosts[i]);
+		if (l->hosts.v[i].reachable)
+			index_host(&c, i);
+	}
+	index_identities(&c);
+	for (size_t i = 0; i < d->swarms.n; i++)
+		plan_swarm(&c, &d->swarms.v[i]);
+	sweep_orphans(&c);
+	finish_pools(&c);
+	guard(&c);
+	count(out);
+	vec_release(&c.insts);
+	strmap_release(&c.host_by_name);
+	strmap_release(&c.by_identity);
+	vec_release(&c.ranges);
+	strmap_release(&c.pools);
+	strmap_release(&c.squads);
+	strmap_release(&c.squad_hosts);
+	arena_release(&c.tmp);
+	buf_release(&c.b);
+}
+
+void plan_release(struct plan *p)
+{
+	for (size_t i = 0; i < p->pools.n; i++) {
+		vec_release(&p->pools.v[i].before);
+		vec_release(&p->pools.v[i].after);
+	}
+	vec_release(&p->pools);
+	vec_release(&p->actions);
+	vec_release(&p->entries);
+	vec_release(&p->notes);
+	arena_release(&p->mem);
+}
