@@ -104,8 +104,12 @@ demo: raptor
 demo-down:
 	@bash tests/sandbox/sandbox.sh down $${RAPTOR_DEMO_DIR:-/tmp/raptor-demo}/fleet; rm -rf $${RAPTOR_DEMO_DIR:-/tmp/raptor-demo}
 
-bench: raptor
+build/plain/bench_planner: tests/bench/bench_planner.c $(PLAIN_LIB) | build/plain
+	$(call say,LINK,$@)$(CC) $(CPPFLAGS) $(CFLAGS) $(PKG_CFLAGS) -o $@ $< $(PLAIN_LIB) $(PKG_LIBS)
+
+bench: raptor build/plain/bench_planner
 	python3 tests/bench/bench_validate.py --raptor ./raptor --runs 9
+	python3 tests/bench/bench_plan.py --bin build/plain/bench_planner
 
 format:
 	clang-format -i reconciler/*.[ch] tests/unit/*.[ch]

@@ -37,6 +37,11 @@ static int buf_grow(struct buf *b, size_t extra)
 	return 0;
 }
 
+int buf_reserve(struct buf *b, size_t extra)
+{
+	return buf_grow(b, extra);
+}
+
 int buf_add(struct buf *b, const void *data, size_t len)
 {
 	if (buf_grow(b, len) < 0)

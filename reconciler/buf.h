@@ -24,6 +24,9 @@ struct buf {
 
 void buf_init(struct buf *b, size_t cap);
 int buf_add(struct buf *b, const void *data, size_t len);
+/* Makes room for `extra` more bytes (and the NUL) without adding them; -1
+ * over the cap. Then ptr + len has that much room to write into. */
+int buf_reserve(struct buf *b, size_t extra);
 int buf_puts(struct buf *b, const char *s);
 int buf_putc(struct buf *b, char c);
 int buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -107,13 +107,26 @@ void desired_count(const struct desired *d, struct desired_counts *out)
 void swarm_identity(struct buf *out, const char *app, const char *config, const char *proc,
 		    const char *squad)
 {
-	buf_puts(out, app ? app : "?");
-	buf_putc(out, '/');
-	buf_puts(out, config ? config : "?");
-	buf_putc(out, '/');
-	buf_puts(out, proc ? proc : "?");
-	buf_putc(out, '@');
-	buf_puts(out, squad ? squad : "?");
+	const char *part[4] = {app ? app : "?", config ? config : "?", proc ? proc : "?",
+			       squad ? squad : "?"};
+	static const char sep[3] = {'/', '/', '@'};
+	size_t len[4], total = 3;
+	char *p;
+
+	/* written in one piece: the planner builds one of these per live instance */
+	for (int i = 0; i < 4; i++)
+		total += len[i] = strlen(part[i]);
+	if (buf_reserve(out, total) < 0)
+		return;
+	p = out->ptr + out->len;
+	for (int i = 0; i < 4; i++) {
+		memcpy(p, part[i], len[i]);
+		p += len[i];
+		if (i < 3)
+			*p++ = sep[i];
+	}
+	*p = '\0';
+	out->len += total;
 }
 
 static void dump_strv(struct buf *out, const struct strv *v)

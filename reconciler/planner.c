@@ -71,7 +71,9 @@ struct inst {
 struct hstate {
 	const struct live_host *live;
 	unsigned char *ports; /* bit per TCP port: taken */
-	size_t load;	      /* managed instances, plus the starts planned so far */
+	int scan_first,
+		scan_from; /* in the range starting at scan_first, nothing free below scan_from */
+	size_t load;	   /* managed instances, plus the starts planned so far */
 };
 
 /* The instances of one identity: c->order[first .. first + n). */
@@ -112,6 +114,8 @@ static void take_port(struct hstate *h, int port)
 static void free_port(struct hstate *h, int port)
 {
 	h->ports[port >> 3] &= (unsigned char)~(1u << (port & 7));
+	if (port < h->scan_from)
+		h->scan_from = port;
 }
 
 static int parse_int(const char *s)
@@ -166,29 +170,75 @@ static void read_meta(struct inst *in, const struct live_program *lp)
 {
 	const char *port = NULL, *slot = NULL;
 
-	/* one pass over the metadata rather than a lookup per key */
+	/* one pass over the metadata, dispatching on the key's first letter:
+	 * this runs for every managed program of the fleet */
 	for (size_t i = 0; i < lp->nmeta; i++) {
 		const char *k = lp->meta[i].key, *v = lp->meta[i].value;
 
-		if (!strcmp(k, "app"))
-			in->app = v;
-		else if (!strcmp(k, "config"))
-			in->config = v;
-		else if (!strcmp(k, "proc"))
-			in->proc = v;
-		else if (!strcmp(k, "squad"))
-			in->squad = v;
-		else if (!strcmp(k, "release"))
-			in->release = v;
-		else if (!strcmp(k, "pool"))
-			in->pool = *v ? v : NULL;
-		else if (!strcmp(k, "port"))
-			port = v;
-		else if (!strcmp(k, "slot"))
-			slot = v;
+		switch (k[0]) {
+		case 'a':
+			if (!strcmp(k, "app"))
+				in->app = v;
+			break;
+		case 'c':
+			if (!strcmp(k, "config"))
+				in->config = v;
+			break;
+		case 'p':
+			if (!strcmp(k, "proc"))
+				in->proc = v;
+			else if (!strcmp(k, "port"))
+				port = v;
+			else if (!strcmp(k, "pool"))
+				in->pool = *v ? v : NULL;
+			break;
+		case 'r':
+			if (!strcmp(k, "release"))
+				in->release = v;
+			break;
+		case 's':
+			if (!strcmp(k, "squad"))
+				in->squad = v;
+			else if (!strcmp(k, "slot"))
+				slot = v;
+			break;
+		}
 	}
 	in->port = parse_int(port);
 	in->slot = parse_int(slot);
+}
+
+/* Whether `name` is among the host's managed programs. supervisord lists
+ * processes sorted by group and the plugin lists programs sorted by name, so
+ * a merge walk does; a map serves hosts that answer otherwise. */
+struct owned_index {
+	const struct live_host *lh;
+	bool sorted;
+	size_t next;
+	struct strmap map;
+};
+
+static void owned_init(struct owned_index *o, const struct live_host *lh)
+{
+	memset(o, 0, sizeof(*o));
+	o->lh = lh;
+	o->sorted = true;
+	for (size_t i = 1; i < lh->nprograms && o->sorted; i++)
+		o->sorted = strcmp(lh->programs[i - 1].name, lh->programs[i].name) < 0;
+	for (size_t i = 1; i < lh->nprocs && o->sorted; i++)
+		o->sorted = strcmp(lh->procs[i - 1].group, lh->procs[i].group) <= 0;
+	if (!o->sorted)
+		for (size_t i = 0; i < lh->nprograms; i++)
+			strmap_put(&o->map, lh->programs[i].name, (void *)&lh->programs[i]);
+}
+
+static bool owned_has(struct owned_index *o, const char *group)
+{
+	if (!o->sorted)
+		return strmap_get(&o->map, group) != NULL;
+	while (o->next < o->lh->nprograms && strcmp(o->lh->programs[o->next].name, group) < 0)
+		o->next++;
+	return o->next < o->lh->nprograms && !strcmp(o->lh->programs[o->next].name, group);
 }
 
 /* 1. The live state, indexed. */
@@ -196,7 +246,7 @@ static void index_host(struct ctx *c, size_t hi)
 {
 	struct hstate *h = &c->hosts[hi];
 	const struct live_host *lh = h->live;
-	struct strmap owned = STRMAP_INIT;
+	struct owned_index owned;
 
 	h->ports = arena_alloc(&c->tmp, 65536 / 8);
 	for (size_t i = 0; i < lh->nports; i++)
@@ -205,7 +255,6 @@ static void index_host(struct ctx *c, size_t hi)
 		const struct live_program *lp = &lh->programs[i];
 		struct inst *in = vec_add(&c->insts);
 
-		strmap_put(&owned, lp->name, (void *)lp);
 		in->host = hi;
 		in->prog = lp;
 		read_meta(in, lp);
@@ -214,17 +263,18 @@ static void index_host(struct ctx *c, size_t hi)
 		h->load++;
 		c->p->managed++;
 	}
+	owned_init(&owned, lh);
 	for (size_t i = 0; i < lh->nprocs; i++) {
 		const char *group = lh->procs[i].group;
 
-		if (strmap_get(&owned, group))
+		if (owned_has(&owned, group))
 			continue;
 		/* a Velociraptor-style name holds its port */
 		take_port(h, progname_port(group));
 		add_entry(c, h, group, CLASS_UNMANAGED, REASON_COUNT, NULL);
 		c->p->unmanaged++;
 	}
-	strmap_release(&owned);
+	strmap_release(&owned.map);
 }
 
 /* Lays the instances out grouped by identity (no sort: each group keeps
@@ -359,11 +409,20 @@ struct swarm_work {
 	VEC(struct placed) placed;
 };
 
-static int lowest_port(const struct hstate *h, const struct port_range *r)
+/* Ports are only taken while a plan is made (and freed only to undo a
+ * swarm), so the scan resumes where the last one found the range full. */
+static int lowest_port(struct hstate *h, const struct port_range *r)
 {
-	for (int p = r->first; p <= r->last; p++)
-		if (!port_taken(h, p))
+	int p = h->scan_first == r->first && h->scan_from > r->first ? h->scan_from : r->first;
+
+	h->scan_first = r->first;
+	for (; p <= r->last; p++) {
+		if (!port_taken(h, p)) {
+			h->scan_from = p;
 			return p;
+		}
+	}
+	h->scan_from = p;
 	return 0;
 }
 
@@ -764,12 +823,21 @@ static int str_cmp(const void *a, const void *b)
 
 static void finish_pools(struct ctx *c)
 {
-	/* who is in each pool now: every reachable instance that says so */
+	const char *last_key = NULL;
+	struct plan_pool *last = NULL;
+
+	/* who is in each pool now: every reachable instance that says so; the
+	 * instances of one identity share a pool, so the last one is kept */
 	for (size_t i = 0; i < c->insts.n; i++) {
-		const struct inst *in = &c->insts.v[i];
+		const struct inst *in = &c->insts.v[c->order[i]];
+
 		if (!in->pool || !strchr(in->pool, '/') || !in->port)
 			continue;
-		vec_push(&pool_by_key(c, in->pool)->before, node(c, &c->hosts[in->host], in->port));
+		if (!last_key || strcmp(last_key, in->pool)) {
+			last = pool_by_key(c, in->pool);
+			last_key = in->pool;
+		}
+		vec_push(&last->before, node(c, &c->hosts[in->host], in->port));
 	}
 	for (size_t i = 0; i < c->p->pools.n; i++) {
 		struct plan_pool *pp = &c->p->pools.v[i];
@@ -845,6 +913,7 @@ void plan_build(struct plan *out, const struct desired *d, const struct live *l)
 			index_host(&c, i);
 	}
 	index_identities(&c);
+	vec_reserve(&out->entries, c.insts.n + out->unmanaged);
 	for (size_t i = 0; i < d->swarms.n; i++)
 		plan_swarm(&c, &d->swarms.v[i]);
 	sweep_orphans(&c);
