@@ -239,20 +239,48 @@ static int check_address(struct buf *why, const char *key, const char *s)
 
 /* supervisord cuts a value at whitespace followed by ';' or '#' (there is no
  * escape, even in quotes), and a newline would start a new line of the file. */
+/* The length of the whitespace character at p, as Python's str.isspace()
+ * (which supervisord's parser uses) sees it in UTF-8, or 0. */
+static size_t space_len(const unsigned char *p)
+{
+	if (*p == ' ' || *p == '\t')
+		return 1;
+	if (p[0] == 0xc2 && (p[1] == 0xa0 || p[1] == 0x85))
+		return 2;
+	if ((p[0] == 0xe1 && p[1] == 0x9a && p[2] == 0x80) ||
+	    (p[0] == 0xe2 && p[1] == 0x80 && ((p[2] >= 0x80 && p[2] <= 0x8a) || p[2] == 0xa8 ||
+					      p[2] == 0xa9 || p[2] == 0xaf)) ||
+	    (p[0] == 0xe2 && p[1] == 0x81 && p[2] == 0x9f) ||
+	    (p[0] == 0xe3 && p[1] == 0x80 && p[2] == 0x80))
+		return 3;
+	return 0;
+}
+
+/* supervisord cuts a value at whitespace followed by ';' or '#' (there is no
+ * escape, even in quotes), a newline would start a new line of the file, and
+ * it expands %(here)s in every value before any other %-formatting, so not
+ * even %%(here)s survives. */
 static int check_ini_safe(struct buf *why, const char *key, const char *s)
 {
 	for (const char *p = s; *p; p++) {
+		size_t sp = space_len((const unsigned char *)p);
+
 		if (*p == '\n' || *p == '\r' || (unsigned char)*p < 0x20) {
 			buf_printf(why, "%s contains ", key);
 			describe_char(why, (unsigned char)*p);
 			buf_puts(why, ": supervisord's config format cannot hold it");
 			return -1;
 		}
-		if ((*p == ' ' || *p == '\t') && (p[1] == ';' || p[1] == '#')) {
+		if (sp && (p[sp] == ';' || p[sp] == '#')) {
 			buf_printf(
 				why,
 				"%s contains whitespace followed by '%c', which supervisord reads as the start of a comment and cuts off the rest",
-				key, p[1]);
+				key, p[sp]);
+			return -1;
+		}
+		if (!strncmp(p, "%(here)s", 8)) {
+			buf_printf(why, "%s contains %%(here)s, which supervisord replaces with a directory in every value before anything else (no escape keeps it)",
+				   key);
 			return -1;
 		}
 	}
