@@ -24,6 +24,11 @@ static void action_line(FILE *f, const struct plan_action *a)
 	fputc('\n', f);
 }
 
+static bool same_swarm(const char *a, const char *b)
+{
+	return a == b || (a && b && !strcmp(a, b));
+}
+
 static void swarm_header(FILE *f, const char *identity, const struct desired *d)
 {
 	const struct swarm *s = identity ? desired_has(d, identity) : NULL;
@@ -80,17 +85,28 @@ void render_plan_text(FILE *f, const struct plan *p, const struct desired *d, co
 	const char *current = NULL;
 	bool first = true, any;
 
-	for (size_t i = 0; i < p->actions.n; i++) {
+	/* a swarm's actions are contiguous: print each group starts first, as
+	 * apply runs them (make before break) */
+	for (size_t i = 0; i < p->actions.n;) {
 		const struct plan_action *a = &p->actions.v[i];
+		size_t end = i + 1;
 
-		if (a->op == PLAN_ROUTE)
+		if (a->op == PLAN_ROUTE) {
+			i++;
 			continue;
-		if (first ||
-		    (a->swarm != current && (!a->swarm || !current || strcmp(a->swarm, current))))
+		}
+		while (end < p->actions.n && p->actions.v[end].op != PLAN_ROUTE &&
+		       same_swarm(p->actions.v[end].swarm, a->swarm))
+			end++;
+		if (first || !same_swarm(a->swarm, current))
 			swarm_header(f, a->swarm, d);
 		first = false;
 		current = a->swarm;
-		action_line(f, a);
+		for (int pass = 0; pass < 2; pass++)
+			for (size_t j = i; j < end; j++)
+				if ((p->actions.v[j].op == PLAN_START) == (pass == 0))
+					action_line(f, &p->actions.v[j]);
+		i = end;
 	}
 	pool_lines(f, p);
 	any = false;

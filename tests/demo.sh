@@ -75,6 +75,16 @@ set +e
 rc=$?
 set -e
 echo "(exit status $rc: 3 means some hosts did not answer)"
+step "raptor plan examples/basic   # what apply would do: the hand-placed program is a stale release"
+set +e
+"$raptor" plan examples/basic --state-dir "$scratch/state"
+set -e
+git_ -C "$scratch/desired" rm -q swarms.yaml
+sed 's/app: hello$/app: greeter/' examples/basic/swarms.yaml >"$scratch/desired/swarms.yaml"
+git_ -C "$scratch/desired" add -A
+git_ -C "$scratch/desired" commit -qm "rename hello to greeter"
+step "raptor plan --offline --repo desired --against HEAD~1   # CI's view of a rename: no host asked"
+"$raptor" plan --offline --repo "$scratch/desired" --against HEAD~1 | sed "s#$scratch/##g"
 step "curl http://127.0.0.2:5000/   # the managed demo app"
 curl -s http://127.0.0.2:5000/ || true
 if [ "${KEEP:-}" = 1 ]; then
