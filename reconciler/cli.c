@@ -18,6 +18,8 @@ enum {
 	OPT_OUT,
 	OPT_OFFLINE,
 	OPT_AGAINST,
+	OPT_YES,
+	OPT_ALLOW_MASS_STOP,
 };
 
 static const struct option long_options[] = {
@@ -33,6 +35,8 @@ static const struct option long_options[] = {
 	{"out", required_argument, NULL, OPT_OUT},
 	{"offline", no_argument, NULL, OPT_OFFLINE},
 	{"against", required_argument, NULL, OPT_AGAINST},
+	{"yes", no_argument, NULL, OPT_YES},
+	{"allow-mass-stop", no_argument, NULL, OPT_ALLOW_MASS_STOP},
 	{NULL, 0, NULL, 0},
 };
 
@@ -103,6 +107,15 @@ int cli_parse(struct cli_opts *o, const struct command *cmd, int argc, char **ar
 			else
 				o->against = optarg;
 			break;
+		case OPT_YES:
+		case OPT_ALLOW_MASS_STOP:
+			if (!(cmd->flags & CLI_APPLY))
+				return refuse(cmd, c == OPT_YES ? "--yes" : "--allow-mass-stop");
+			if (c == OPT_YES)
+				o->yes = true;
+			else
+				o->allow_mass_stop = true;
+			break;
 		case OPT_STATE_DIR:
 			o->state_dir = optarg;
 			break;
@@ -132,6 +145,10 @@ int cli_parse(struct cli_opts *o, const struct command *cmd, int argc, char **ar
 		}
 	}
 	for (; optind < argc; optind++) {
+		if ((cmd->flags & CLI_APPLY) && (o->path || o->repo) && !o->planfile) {
+			o->planfile = argv[optind];
+			continue;
+		}
 		if (!(cmd->flags & CLI_SOURCE) || o->path) {
 			fprintf(stderr,
 				"raptor %s: unexpected argument '%s'\nusage: raptor %s %s\n",

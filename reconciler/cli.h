@@ -15,6 +15,7 @@ enum cli_flags {
 	CLI_SOURCE = 1 << 0, /* [PATH] [--repo REPO [--ref REF]] */
 	CLI_JSON = 1 << 1,   /* --json */
 	CLI_PLAN = 1 << 2,   /* --detailed-exitcode --out PLANFILE --offline --against REF */
+	CLI_APPLY = 1 << 3,  /* --yes --allow-mass-stop [PLANFILE] */
 };
 
 struct cli_opts {
@@ -24,6 +25,8 @@ struct cli_opts {
 	bool json;
 	bool detailed_exitcode, offline;
 	const char *out, *against;
+	bool yes, allow_mass_stop;
+	const char *planfile;
 };
 
 struct command {

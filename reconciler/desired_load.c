@@ -248,8 +248,8 @@ static size_t space_len(const unsigned char *p)
 	if (p[0] == 0xc2 && (p[1] == 0xa0 || p[1] == 0x85))
 		return 2;
 	if ((p[0] == 0xe1 && p[1] == 0x9a && p[2] == 0x80) ||
-	    (p[0] == 0xe2 && p[1] == 0x80 && ((p[2] >= 0x80 && p[2] <= 0x8a) || p[2] == 0xa8 ||
-					      p[2] == 0xa9 || p[2] == 0xaf)) ||
+	    (p[0] == 0xe2 && p[1] == 0x80 &&
+	     ((p[2] >= 0x80 && p[2] <= 0x8a) || p[2] == 0xa8 || p[2] == 0xa9 || p[2] == 0xaf)) ||
 	    (p[0] == 0xe2 && p[1] == 0x81 && p[2] == 0x9f) ||
 	    (p[0] == 0xe3 && p[1] == 0x80 && p[2] == 0x80))
 		return 3;
@@ -279,8 +279,10 @@ static int check_ini_safe(struct buf *why, const char *key, const char *s)
 			return -1;
 		}
 		if (!strncmp(p, "%(here)s", 8)) {
-			buf_printf(why, "%s contains %%(here)s, which supervisord replaces with a directory in every value before anything else (no escape keeps it)",
-				   key);
+			buf_printf(
+				why,
+				"%s contains %%(here)s, which supervisord replaces with a directory in every value before anything else (no escape keeps it)",
+				key);
 			return -1;
 		}
 	}

@@ -323,3 +323,117 @@ cleanup:
 	buf_release(&call);
 	return rc;
 }
+
+struct batch_query {
+	struct fleet_batch *b;
+};
+
+static void on_batch_done(void *ctx, const struct http_result *res)
+{
+	struct fleet_batch *b = ctx;
+	struct error err = ERROR_INIT;
+	size_t n;
+
+	b->seconds = res->seconds;
+	if (res->failed) {
+		b->error = arena_strdup(&b->mem, res->error);
+		goto cleanup;
+	}
+	if (xr_parse_response(&b->resp, res->body->ptr ? res->body->ptr : "", res->body->len,
+			      &err) < 0) {
+		error_prefix(&err, "malformed XML-RPC answer: ");
+		b->error = arena_strdup(&b->mem, error_msg(&err));
+		goto cleanup;
+	}
+	if (b->resp.fault) {
+		b->error = arena_strdup(&b->mem,
+					b->resp.fault_string ? b->resp.fault_string : "fault");
+		goto cleanup;
+	}
+	if (xr_as_array(b->resp.value, "system.multicall", &n, &err) < 0 || n != b->ncalls) {
+		b->error = arena_strdup(
+			&b->mem, n != b->ncalls
+					 ? "system.multicall answered the wrong number of results"
+					 : error_msg(&err));
+		goto cleanup;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const struct xr_value *v = b->resp.value->u.array.items[i];
+		const char *msg;
+		int code;
+
+		if (xr_is_fault(v, &code, &msg)) {
+			b->calls[i].fault_code = code;
+			b->calls[i].fault = msg;
+		} else {
+			b->calls[i].result = v;
+		}
+	}
+cleanup:
+	if (b->error)
+		for (size_t i = 0; i < b->ncalls; i++)
+			b->calls[i].fault = b->error;
+	error_release(&err);
+}
+
+int fleet_call_run(struct fleet_batch *batches, size_t n, const struct fleet_opts *o,
+		   struct error *err)
+{
+	struct buf userpwd = BUF_INIT, body = BUF_INIT;
+	struct http_multi *m = NULL;
+	int rc = -1;
+
+	if (o->credentials && credentials_load(&userpwd, o->credentials, err) < 0)
+		goto cleanup;
+	m = http_multi_new(o->concurrency);
+	for (size_t i = 0; i < n; i++) {
+		struct fleet_batch *b = &batches[i];
+		struct xr_value *calls;
+		struct http_endpoint ep = {
+			.url = b->url,
+			.unix_socket = o->unix_socket,
+			.userpwd = o->credentials ? userpwd.ptr : NULL,
+			.ca_file = o->ca_file,
+			.connect_ms = o->connect_ms,
+			.request_ms = o->request_ms,
+			.max_response = FLEET_MAX_RESPONSE,
+		};
+
+		if (!b->ncalls)
+			continue;
+		calls = xr_array(&b->mem, b->ncalls);
+		for (size_t j = 0; j < b->ncalls; j++) {
+			struct xr_value *call = xr_struct(&b->mem, 2), *params;
+
+			params = xr_array(&b->mem, b->calls[j].nparams);
+			for (size_t k = 0; k < b->calls[j].nparams; k++)
+				params->u.array.items[k] = b->calls[j].params[k];
+			xr_struct_set(call, 0, &b->mem, "methodName",
+				      xr_string(&b->mem, b->calls[j].method));
+			xr_struct_set(call, 1, &b->mem, "params", params);
+			calls->u.array.items[j] = call;
+		}
+		buf_reset(&body);
+		if (xr_encode_call(&body, "system.multicall", &calls, 1, err) < 0) {
+			error_prefix(err, "%s: ", b->host);
+			goto cleanup;
+		}
+		http_multi_add(m, &ep, body.ptr, body.len, on_batch_done, b);
+	}
+	if (http_multi_run(m, err) < 0)
+		goto cleanup;
+	rc = 0;
+cleanup:
+	http_multi_free(m);
+	if (userpwd.ptr)
+		explicit_bzero(userpwd.ptr, userpwd.len);
+	buf_release(&userpwd);
+	buf_release(&body);
+	return rc;
+}
+
+void fleet_batch_release(struct fleet_batch *b)
+{
+	xr_response_release(&b->resp);
+	arena_release(&b->mem);
+}

@@ -16,6 +16,7 @@
 #include "error.h"
 #include "live.h"
 #include "vec.h"
+#include "xmlrpc.h"
 
 #define RAPTOR_PLUGIN_API 1
 
@@ -42,5 +43,34 @@ void fleet_opts_from_settings(struct fleet_opts *o, const struct settings *s);
  * cannot run at all (credentials unreadable, transport failure). */
 int fleet_query(struct live *out, const struct fleet_target *targets, size_t n,
 		const struct fleet_opts *o, struct error *err);
+
+/* One host's batch of XML-RPC calls, sent as one system.multicall. */
+struct fleet_call {
+	const char *method;
+	struct xr_value **params;
+	size_t nparams;
+	/* filled by fleet_call_run: */
+	const struct xr_value *result; /* NULL on a fault or a failed batch */
+	int fault_code;		       /* 0: none */
+	const char *fault;	       /* the fault's text, or the batch's failure */
+};
+
+struct fleet_batch {
+	const char *host, *url;
+	struct fleet_call *calls;
+	size_t ncalls;
+	/* filled by fleet_call_run: */
+	const char *error; /* the whole batch failed (unreachable, malformed answer) */
+	double seconds;
+	struct xr_response resp; /* holds the results; fleet_batch_release frees it */
+	struct arena mem;
+};
+
+struct xr_value;
+/* Sends every batch at once, one round trip per host; each call's result or
+ * fault lands in its fleet_call. -1 only when nothing could be sent. */
+int fleet_call_run(struct fleet_batch *batches, size_t n, const struct fleet_opts *o,
+		   struct error *err);
+void fleet_batch_release(struct fleet_batch *b);
 
 #endif

@@ -3,6 +3,7 @@
 
 #include <curl/curl.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,10 @@
 #include "vec.h"
 #include "xalloc.h"
 #include "banned.h"
+
+#ifndef RAPTOR_VERSION
+#define RAPTOR_VERSION "unknown"
+#endif
 
 struct http_transfer {
 	struct http_multi *multi;
@@ -270,4 +275,109 @@ void http_multi_free(struct http_multi *m)
 	curl_multi_cleanup(m->multi);
 	curl_global_cleanup();
 	free(m);
+}
+
+/* ---- a plain GET for health checks ---- */
+
+struct get_body {
+	size_t seen;
+};
+
+static size_t on_get_write(char *data, size_t size, size_t nmemb, void *userp)
+{
+	struct get_body *b = userp;
+	size_t n = size * nmemb;
+
+	(void)data;
+	if (n > HTTP_GET_BODY_CAP - b->seen)
+		return 0; /* enough: the status is known, stop with CURLE_WRITE_ERROR */
+	b->seen += n;
+	return n;
+}
+
+static void describe_get_failure(struct buf *r, CURL *easy, CURLcode rc, const char *errbuf,
+				 uint64_t timeout_ms)
+{
+	curl_off_t connect_us = 0;
+	long os_errno = 0;
+
+	curl_easy_getinfo(easy, CURLINFO_OS_ERRNO, &os_errno);
+	curl_easy_getinfo(easy, CURLINFO_CONNECT_TIME_T, &connect_us);
+	switch (rc) {
+	case CURLE_COULDNT_CONNECT:
+		if (os_errno == ECONNREFUSED)
+			buf_puts(r, "connection refused");
+		else if (os_errno == EHOSTUNREACH)
+			buf_puts(r, "host unreachable");
+		else if (os_errno == ENETUNREACH)
+			buf_puts(r, "network unreachable");
+		else
+			buf_printf(r, "cannot connect: %s",
+				   errbuf[0] ? errbuf : strerror((int)os_errno));
+		break;
+	case CURLE_OPERATION_TIMEDOUT:
+		buf_puts(r, connect_us ? "timed out after " : "connect timed out after ");
+		duration_format(r, timeout_ms);
+		if (connect_us)
+			buf_puts(r, " waiting for the answer");
+		break;
+	case CURLE_COULDNT_RESOLVE_HOST:
+		buf_puts(r, "cannot resolve the host name");
+		break;
+	case CURLE_GOT_NOTHING:
+		buf_puts(r, "connection closed without an answer");
+		break;
+	case CURLE_RECV_ERROR:
+	case CURLE_SEND_ERROR:
+		buf_puts(r, "connection closed: ");
+		/* fall through */
+	default:
+		buf_puts(r, errbuf[0] ? errbuf : curl_easy_strerror(rc));
+	}
+}
+
+int http_get_status(const char *url, uint64_t timeout_ms, long *status, struct error *err)
+{
+	char errbuf[CURL_ERROR_SIZE] = "";
+	struct get_body body = {0};
+	struct buf reason = BUF_INIT;
+	CURLcode rc;
+	CURL *easy;
+	long code = 0;
+	int ret = 0;
+
+	*status = 0;
+	if (!timeout_ms)
+		timeout_ms = 1;
+	if (timeout_ms > LONG_MAX)
+		timeout_ms = LONG_MAX;
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	easy = curl_easy_init();
+	if (!easy) {
+		curl_global_cleanup();
+		return error_set(err, "HTTP transport: cannot start a transfer");
+	}
+	curl_easy_setopt(easy, CURLOPT_URL, url);
+	curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(easy, CURLOPT_HTTPGET, 1L);
+	curl_easy_setopt(easy, CURLOPT_PROXY, ""); /* "" turns off every proxy, env ones too */
+	curl_easy_setopt(easy, CURLOPT_FOLLOWLOCATION, 0L);
+	curl_easy_setopt(easy, CURLOPT_USERAGENT, "raptor/" RAPTOR_VERSION " health check");
+	curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, on_get_write);
+	curl_easy_setopt(easy, CURLOPT_WRITEDATA, &body);
+	curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, errbuf);
+	curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, (long)timeout_ms);
+	rc = curl_easy_perform(easy);
+	curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &code);
+	if (rc == CURLE_OK || (rc == CURLE_WRITE_ERROR && code > 0)) {
+		*status = code;
+	} else {
+		describe_get_failure(&reason, easy, rc, errbuf, timeout_ms);
+		ret = error_set(err, "%s", buf_cstr(&reason));
+	}
+	buf_release(&reason);
+	curl_easy_cleanup(easy);
+	curl_global_cleanup();
+	return ret;
 }

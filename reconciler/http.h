@@ -50,4 +50,18 @@ void http_multi_free(struct http_multi *m);
 /* `url` with any user:password replaced by "***", for messages. */
 void http_redact_url(struct buf *out, const char *url);
 
+/*
+ * A plain GET for health checks, on its own easy handle: no auth, no proxy
+ * (the environment's *_proxy variables are ignored: a check asks the
+ * instance itself), no redirects followed (a 3xx counts as an answer), and
+ * no body kept: the first HTTP_GET_BODY_CAP bytes are read and dropped, and
+ * a longer body ends the transfer once the status is known. `timeout_ms`
+ * bounds the whole exchange, name lookup and connect included (0 is taken
+ * as 1 ms, never as "no limit"). 0 with the status, or -1 with the reason
+ * in words ("connection refused", "connect timed out after 5s", "timed out
+ * after 5s waiting for the answer", ...).
+ */
+#define HTTP_GET_BODY_CAP ((size_t)4 << 10)
+int http_get_status(const char *url, uint64_t timeout_ms, long *status, struct error *err);
+
 #endif

@@ -370,8 +370,9 @@ static struct plan_action *add_action(struct ctx *c, enum plan_op op, enum plan_
 }
 
 static void stop_inst(struct ctx *c, struct inst *in, enum plan_class k, enum plan_reason why,
-		      const char *hint)
+		      const struct swarm *renamed_to)
 {
+	const char *hint = NULL;
 	const struct hstate *h = &c->hosts[in->host];
 	struct plan_action *a = add_action(c, PLAN_STOP, why, in->identity, h);
 
@@ -379,6 +380,13 @@ static void stop_inst(struct ctx *c, struct inst *in, enum plan_class k, enum pl
 	a->port = in->port;
 	a->slot = in->slot;
 	a->release = in->release;
+	if (renamed_to) {
+		buf_reset(&c->b);
+		buf_puts(&c->b, "likely renamed to ");
+		buf_puts(&c->b, renamed_to->identity);
+		hint = arena_strndup(&c->p->mem, c->b.ptr, c->b.len);
+		a->renamed_to = renamed_to->identity;
+	}
 	a->hint = hint;
 	if (in->pool) {
 		const char *slash = strchr(in->pool, '/');
@@ -779,7 +787,7 @@ static void sweep_orphans(struct ctx *c)
 	for (size_t i = 0; i < c->insts.n; i++) {
 		struct inst *in = &c->insts.v[c->order[i]];
 		enum plan_reason why = REASON_ORPHAN_REMOVED;
-		const char *hint = NULL;
+		const struct swarm *renamed = NULL;
 
 		if (in->claimed)
 			continue;
@@ -798,13 +806,11 @@ static void sweep_orphans(struct ctx *c)
 
 			if (s) {
 				why = causes[f];
-				buf_reset(&c->b);
-				buf_printf(&c->b, "likely renamed to %s", s->identity);
-				hint = arena_strndup(&c->p->mem, c->b.ptr, c->b.len);
+				renamed = s;
 				break;
 			}
 		}
-		stop_inst(c, in, CLASS_ORPHAN, why, hint);
+		stop_inst(c, in, CLASS_ORPHAN, why, renamed);
 		if (why == REASON_ORPHAN_REMOVED) {
 			c->vanished++;
 			if (in->squad)

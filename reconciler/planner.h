@@ -50,7 +50,8 @@ struct plan_action {
 	int port, slot; /* one of them, or neither for a pool change */
 	const char *release;
 	const char *balancer, *pool; /* the pool a start joins, a stop leaves, a route rewrites */
-	const char *hint;	     /* orphans: the likely rename */
+	const char *hint;	     /* orphans: the likely rename, in words */
+	const char *renamed_to;	     /* orphans: that swarm's identity, or NULL */
 	const struct swarm *desired; /* starts: what to render */
 };
 

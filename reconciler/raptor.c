@@ -46,8 +46,21 @@ static const struct command commands[] = {
 	 "                       (swarms added, removed, resized, re-released, renamed)\n\n"
 	 "exit status: 0 nothing to do (or changes, without --detailed-exitcode), 2 changes\n"
 	 "pending, 1 an error (including a swarm that cannot be placed).\n"},
-	{"apply", NULL, CLI_SOURCE, "[PATH] [--repo REPO [--ref REF]] [--yes] [PLANFILE]",
-	 "Bring the fleet to the desired state, make-before-break.", NULL},
+	{"apply", cmd_apply, CLI_SOURCE | CLI_APPLY,
+	 "[PATH] [--repo REPO [--ref REF]] [--yes] [--allow-mass-stop] [PLANFILE]",
+	 "Bring the fleet to the desired state, make-before-break.",
+	 "Plans as `raptor plan` does, shows the plan on stderr and, after a yes (asked on a\n"
+	 "terminal; --yes otherwise), runs it: start the new instances (at most max_surge per\n"
+	 "swarm at a time), check each (RUNNING, then its health checks), route the pools to\n"
+	 "the healthy ones (nginx -t, then reload), wait the drain time, then stop what is\n"
+	 "stale, excess or orphaned. A swarm whose new instance fails keeps its old ones and\n"
+	 "none of its stops run. Holds an exclusive lock on the state directory; writes every\n"
+	 "action to STATE/journal.jsonl.\n\n"
+	 "  --yes              do not ask\n"
+	 "  --allow-mass-stop  apply a plan the mass-stop guard refuses (vanished swarms)\n"
+	 "  PLANFILE           apply exactly that plan (from plan --out); refused if the\n"
+	 "                     fleet or the desired state changed since it was made\n\n"
+	 "exit status: 0 converged (or nothing to do), 1 something failed or was refused.\n"},
 	{"reconcile", NULL, CLI_SOURCE,
 	 "[PATH] [--repo REPO [--ref REF]] --every DURATION [--once]",
 	 "Plan and apply in a loop, healing drift.", NULL},
@@ -123,7 +136,7 @@ int main(int argc, char **argv)
 	}
 	if (!cmd->run) {
 		fprintf(stderr,
-			"raptor %s: not built yet; this release has: validate, status, plan\n",
+			"raptor %s: not built yet; this release has: validate, status, plan, apply\n",
 			cmd->name);
 		rc = 1;
 	} else {

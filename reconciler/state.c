@@ -1,15 +1,26 @@
-/* The state directory's host record; see state.h. */
+/* The state directory: host record, atomic files, lock, journal; see state.h. */
 #include "state.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/utsname.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "buf.h"
+#include "xalloc.h"
 #include "banned.h"
 
 #define STATE_MAX_FILE ((size_t)16 << 20)
+/* More than a holder line ever needs; the rest of a bigger lock file is not read. */
+#define STATE_MAX_LOCK_LINE 4096
 
 int state_hosts_read(state_hosts *out, struct arena *mem, const char *dir, struct error *err)
 {
@@ -65,5 +76,501 @@ int state_hosts_read(state_hosts *out, struct arena *mem, const char *dir, struc
 cleanup:
 	json_decref(root);
 	buf_release(&path);
+	return rc;
+}
+
+/* Appends the current UTC time in ISO 8601, with milliseconds if asked. */
+static void iso8601_now(struct buf *b, int with_ms)
+{
+	struct timespec ts;
+	struct tm tm;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	buf_printf(b, "%04d-%02d-%02dT%02d:%02d:%02d", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+		   tm.tm_hour, tm.tm_min, tm.tm_sec);
+	if (with_ms)
+		buf_printf(b, ".%03ld", ts.tv_nsec / 1000000);
+	buf_putc(b, 'Z');
+}
+
+/* write(2) until all is written: a regular file may take a write in parts,
+ * and a full disk shows as a short write first and ENOSPC after. */
+static int write_all(int fd, const char *p, size_t len)
+{
+	while (len) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -1;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int state_write_atomic(const char *path, const void *data, size_t len, struct error *err)
+{
+	struct buf dir = BUF_INIT, tmp = BUF_INIT;
+	const char *slash = strrchr(path, '/');
+	const char *base = slash ? slash + 1 : path;
+	mode_t mode = 0640;
+	struct stat st;
+	int fd = -1, dfd = -1, made = 0, rc = -1;
+
+	if (!*base) {
+		error_set(err, "cannot write %s: that names a directory, not a file", path);
+		goto cleanup;
+	}
+	if (!slash)
+		buf_puts(&dir, ".");
+	else if (slash == path)
+		buf_puts(&dir, "/");
+	else
+		buf_add(&dir, path, (size_t)(slash - path));
+	/* an operator who tightened a file's mode keeps it */
+	if (stat(path, &st) == 0 && S_ISREG(st.st_mode))
+		mode = st.st_mode & 07777;
+
+	buf_printf(&tmp, "%s/.%s.XXXXXX", dir.ptr, base);
+	fd = mkstemp(tmp.ptr);
+	if (fd < 0) {
+		error_set(err, "cannot write %s: cannot create a file in %s: %s", path, dir.ptr,
+			  strerror(errno));
+		goto cleanup;
+	}
+	made = 1;
+	fcntl(fd, F_SETFD, FD_CLOEXEC);
+	if (fchmod(fd, mode) < 0 || write_all(fd, data, len) < 0 || fsync(fd) < 0) {
+		error_set(err, "cannot write %s: %s", path, strerror(errno));
+		goto cleanup;
+	}
+	/* close can be where a network filesystem reports the failed write */
+	if (close(fd) < 0) {
+		fd = -1;
+		error_set(err, "cannot write %s: %s", path, strerror(errno));
+		goto cleanup;
+	}
+	fd = -1;
+	if (rename(tmp.ptr, path) < 0) {
+		error_set(err, "cannot replace %s: %s", path, strerror(errno));
+		goto cleanup;
+	}
+	made = 0;
+	/* Without this the rename itself may not survive a power cut. A
+	 * filesystem that cannot fsync a directory says EINVAL: nothing to do. */
+	dfd = open(dir.ptr, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0 || (fsync(dfd) < 0 && errno != EINVAL)) {
+		error_set(err, "wrote %s, but cannot make its directory %s durable: %s", path,
+			  dir.ptr, strerror(errno));
+		goto cleanup;
+	}
+	rc = 0;
+cleanup:
+	if (fd >= 0)
+		close(fd);
+	if (dfd >= 0)
+		close(dfd);
+	if (made)
+		unlink(tmp.ptr);
+	buf_release(&tmp);
+	buf_release(&dir);
+	return rc;
+}
+
+/* mkdir -p with mode 0750 for what it creates. */
+static int mkdir_parents(const char *dir, struct error *err)
+{
+	struct buf p = BUF_INIT;
+	int rc = -1;
+
+	buf_puts(&p, dir);
+	for (size_t i = 1; i <= p.len; i++) {
+		if (i < p.len && p.ptr[i] != '/')
+			continue;
+		p.ptr[i] = '\0';
+		if (mkdir(p.ptr, 0750) < 0 && errno != EEXIST) {
+			if (i == p.len)
+				error_set(err, "cannot create the state directory %s: %s", dir,
+					  strerror(errno));
+			else
+				error_set(err, "cannot create %s for the state directory %s: %s",
+					  p.ptr, dir, strerror(errno));
+			goto cleanup;
+		}
+		if (i < p.len)
+			p.ptr[i] = '/';
+	}
+	rc = 0;
+cleanup:
+	buf_release(&p);
+	return rc;
+}
+
+/* Splits s in place at spaces into at most `max` words; returns how many
+ * there are (max + 1 means "more than max"). */
+static size_t split_words(char *s, char **w, size_t max)
+{
+	size_t n = 0;
+
+	while (*s) {
+		while (*s == ' ')
+			*s++ = '\0';
+		if (!*s)
+			break;
+		if (n == max)
+			return max + 1;
+		w[n++] = s;
+		while (*s && *s != ' ')
+			s++;
+	}
+	return n;
+}
+
+/* The "is held" message, with who holds it as its lock file tells. The
+ * holder writes that line just after taking the lock, so it may be missing. */
+static int lock_held_error(int fd, const char *path, struct error *err)
+{
+	struct buf raw = BUF_INIT, line = BUF_INIT;
+	char *w[6];
+	ssize_t n = 0;
+	size_t nw, end;
+
+	buf_init(&raw, STATE_MAX_LOCK_LINE);
+	while (buf_reserve(&raw, 512) == 0 &&
+	       (n = pread(fd, raw.ptr + raw.len, 512, (off_t)raw.len)) > 0) {
+		raw.len += (size_t)n;
+		raw.ptr[raw.len] = '\0';
+	}
+	for (end = 0; end < raw.len && raw.ptr[end] != '\n'; end++)
+		;
+	/* the file is anyone's to write: no control characters into a terminal */
+	buf_add_printable(&line, raw.ptr ? raw.ptr : "", end);
+	if (!line.len) {
+		error_set(err,
+			  "another raptor apply holds the state lock %s (it has not yet written "
+			  "who it is); wait for it to finish",
+			  path);
+		goto cleanup;
+	}
+	error_set(err, "another raptor apply holds the state lock %s: %s; wait for it to finish",
+		  path, line.ptr);
+	nw = split_words(line.ptr, w, 6);
+	if (nw == 6 && !strcmp(w[0], "pid") && !strcmp(w[2], "host") && !strcmp(w[4], "started"))
+		error_set(err,
+			  "another raptor apply holds the state lock %s: pid %s on host %s since "
+			  "%s; wait for it to finish",
+			  path, w[1], w[3], w[5]);
+cleanup:
+	buf_release(&raw);
+	buf_release(&line);
+	return -1;
+}
+
+int state_lock(struct state_lock *out, const char *dir, struct error *err)
+{
+	struct buf path = BUF_INIT, line = BUF_INIT;
+	struct utsname u;
+	int fd = -1, rc = -1;
+
+	out->fd = -1;
+	out->path = NULL;
+	if (mkdir_parents(dir, err) < 0)
+		goto cleanup;
+	buf_printf(&path, "%s/lock", dir);
+	fd = open(path.ptr, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0640);
+	if (fd < 0) {
+		error_set(err, "cannot open the state lock %s: %s", path.ptr, strerror(errno));
+		goto cleanup;
+	}
+	/* flock, not fcntl locks: those are per process, so a second lock in
+	 * this process would succeed, and closing any descriptor of the file
+	 * would drop them. LOCK_NB: a second apply fails at once. */
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		if (errno == EWOULDBLOCK)
+			lock_held_error(fd, path.ptr, err);
+		else
+			error_set(err, "cannot lock %s: %s", path.ptr, strerror(errno));
+		goto cleanup;
+	}
+	buf_printf(&line, "pid %ld host %s started ", (long)getpid(),
+		   uname(&u) == 0 && u.nodename[0] ? u.nodename : "unknown");
+	iso8601_now(&line, 0);
+	buf_putc(&line, '\n');
+	if (ftruncate(fd, 0) < 0 || write_all(fd, line.ptr, line.len) < 0) {
+		error_set(err, "cannot write the state lock %s: %s", path.ptr, strerror(errno));
+		goto cleanup;
+	}
+	out->fd = fd;
+	out->path = buf_detach(&path);
+	fd = -1;
+	rc = 0;
+cleanup:
+	if (fd >= 0)
+		close(fd); /* drops the lock too, if taken */
+	buf_release(&path);
+	buf_release(&line);
+	return rc;
+}
+
+void state_unlock(struct state_lock *l)
+{
+	if (!l->path)
+		return;
+	flock(l->fd, LOCK_UN);
+	close(l->fd);
+	free(l->path);
+	l->fd = -1;
+	l->path = NULL;
+}
+
+/* The length of the valid UTF-8 sequence at s (n bytes left), 0 for none;
+ * the rules jansson applies: no overlong forms, surrogates or > U+10FFFF. */
+static size_t utf8_len(const unsigned char *s, size_t n)
+{
+	uint32_t cp;
+	size_t len;
+
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		len = 2, cp = s[0] & 0x1f;
+	else if ((s[0] & 0xf0) == 0xe0)
+		len = 3, cp = s[0] & 0x0f;
+	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+		len = 4, cp = s[0] & 0x07;
+	else
+		return 0;
+	if (len > n)
+		return 0;
+	for (size_t i = 1; i < len; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (s[i] & 0x3f);
+	}
+	if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) || cp > 0x10ffff ||
+	    (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return len;
+}
+
+/* A JSON string for s, null for NULL. jansson refuses text that is not
+ * UTF-8; a host's error message may be anything, and the journal must keep
+ * it, so bad bytes become U+FFFD. */
+static json_t *json_text(const char *s)
+{
+	struct buf b = BUF_INIT;
+	size_t n;
+	json_t *j;
+
+	if (!s)
+		return json_null();
+	j = json_string(s);
+	if (j)
+		return j;
+	n = strlen(s);
+	for (size_t i = 0, k; i < n; i += k ? k : 1) {
+		k = utf8_len((const unsigned char *)s + i, n - i);
+		if (k)
+			buf_add(&b, s + i, k);
+		else
+			buf_puts(&b, "\xef\xbf\xbd");
+	}
+	j = json_string(buf_cstr(&b));
+	buf_release(&b);
+	return j;
+}
+
+/* Seconds to the millisecond, so the journal says 0.25 and not
+ * 0.25000000000000006; null for NaN or infinity, which JSON cannot say. */
+static json_t *json_seconds(double s)
+{
+	if (!isfinite(s))
+		return json_null();
+	if (s >= 0 && s < 1e12)
+		s = (double)(long long)(s * 1000 + 0.5) / 1000;
+	return json_real(s);
+}
+
+int state_journal(const char *dir, const struct journal_entry *e, struct error *err)
+{
+	struct buf path = BUF_INIT, now = BUF_INIT, line = BUF_INIT;
+	json_t *o = json_object();
+	char *text = NULL, last;
+	struct stat st;
+	ssize_t n;
+	int fd = -1, rc = -1;
+
+	buf_printf(&path, "%s/journal.jsonl", dir);
+	iso8601_now(&now, 1);
+	json_object_set_new(o, "time", json_text(now.ptr));
+	json_object_set_new(o, "op", json_text(e->op));
+	json_object_set_new(o, "host", json_text(e->host));
+	json_object_set_new(o, "program", json_text(e->program));
+	json_object_set_new(o, "swarm", json_text(e->swarm));
+	json_object_set_new(o, "pool", json_text(e->pool));
+	json_object_set_new(o, "result", json_text(e->result));
+	json_object_set_new(o, "error", json_text(e->error));
+	json_object_set_new(o, "commit", json_text(e->commit));
+	json_object_set_new(o, "seconds", json_seconds(e->seconds));
+	text = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(15));
+	if (!text) {
+		error_set(err, "cannot append to the journal %s: cannot encode the entry",
+			  path.ptr);
+		goto cleanup;
+	}
+
+	fd = open(path.ptr, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0640);
+	if (fd < 0) {
+		error_set(err, "cannot open the journal %s: %s", path.ptr, strerror(errno));
+		goto cleanup;
+	}
+	/* A last line torn by a full disk or a power cut must not swallow this
+	 * one: start on a line of its own. */
+	if (fstat(fd, &st) == 0 && st.st_size > 0 && pread(fd, &last, 1, st.st_size - 1) == 1 &&
+	    last != '\n')
+		buf_putc(&line, '\n');
+	buf_puts(&line, text);
+	buf_putc(&line, '\n');
+	/* one write(2) with O_APPEND: the line lands whole at the end */
+	n = write(fd, line.ptr, line.len);
+	if (n < 0) {
+		error_set(err, "cannot append to the journal %s: %s", path.ptr, strerror(errno));
+		goto cleanup;
+	}
+	if ((size_t)n != line.len) {
+		error_set(err,
+			  "cannot append to the journal %s: only %zd of %zu bytes written; is the "
+			  "disk full?",
+			  path.ptr, n, line.len);
+		goto cleanup;
+	}
+	if (fsync(fd) < 0) {
+		error_set(err, "cannot append to the journal %s: %s", path.ptr, strerror(errno));
+		goto cleanup;
+	}
+	rc = close(fd);
+	fd = -1;
+	if (rc < 0) {
+		rc = -1;
+		error_set(err, "cannot append to the journal %s: %s", path.ptr, strerror(errno));
+		goto cleanup;
+	}
+	rc = 0;
+cleanup:
+	if (fd >= 0)
+		close(fd);
+	free(text);
+	json_decref(o);
+	buf_release(&path);
+	buf_release(&now);
+	buf_release(&line);
+	return rc;
+}
+
+/* Writes `root` as indented JSON to DIR/NAME, atomically. */
+static int write_json(const char *dir, const char *name, json_t *root, struct error *err)
+{
+	struct buf path = BUF_INIT, doc = BUF_INIT;
+	char *text = NULL;
+	int rc = -1;
+
+	buf_printf(&path, "%s/%s", dir, name);
+	text = json_dumps(root, JSON_INDENT(2));
+	if (!text) {
+		error_set(err, "cannot write %s: cannot encode it", path.ptr);
+		goto cleanup;
+	}
+	buf_puts(&doc, text);
+	buf_putc(&doc, '\n');
+	rc = state_write_atomic(path.ptr, doc.ptr, doc.len, err);
+cleanup:
+	free(text);
+	buf_release(&path);
+	buf_release(&doc);
+	return rc;
+}
+
+struct host_at {
+	const struct state_host *h;
+	size_t i; /* where it was given: the tie-break that makes the sort stable */
+};
+
+static int host_at_cmp(const void *a, const void *b)
+{
+	const struct host_at *x = a, *y = b;
+	int c = strcmp(x->h->name, y->h->name);
+
+	if (c)
+		return c;
+	return x->i < y->i ? -1 : x->i > y->i;
+}
+
+int state_hosts_write(const char *dir, const struct state_host *hosts, size_t n, struct error *err)
+{
+	struct host_at *order = xmalloc(st_mult(n, sizeof(*order)));
+	json_t *root = json_object(), *arr = json_array();
+	int rc = -1;
+
+	json_object_set_new(root, "format_version", json_integer(1));
+	json_object_set(root, "hosts", arr);
+	for (size_t i = 0; i < n; i++) {
+		if (!hosts[i].name || !hosts[i].url) {
+			error_set(err, "cannot record host #%zu in %s/hosts.json: it has no %s",
+				  i + 1, dir, hosts[i].name ? "url" : "name");
+			goto cleanup;
+		}
+		order[i] = (struct host_at){&hosts[i], i};
+	}
+	if (n)
+		qsort(order, n, sizeof(*order), host_at_cmp);
+	for (size_t i = 0; i < n; i++) {
+		const struct state_host *h = order[i].h;
+		json_t *name, *address, *url;
+
+		if (i && !strcmp(order[i - 1].h->name, h->name))
+			continue;
+		/* names and URLs are identities: refuse, rather than mend, bad text */
+		name = json_string(h->name);
+		address = json_string(h->address ? h->address : h->name);
+		url = json_string(h->url);
+		if (!name || !address || !url) {
+			json_decref(name);
+			json_decref(address);
+			json_decref(url);
+			error_set(err,
+				  "cannot record host #%zu in %s/hosts.json: its name, address or "
+				  "url is not UTF-8",
+				  order[i].i + 1, dir);
+			goto cleanup;
+		}
+		json_array_append_new(arr, json_pack("{s:o,s:o,s:o}", "name", name, "address",
+						     address, "url", url));
+	}
+	rc = write_json(dir, "hosts.json", root, err);
+cleanup:
+	free(order);
+	json_decref(arr);
+	json_decref(root);
+	return rc;
+}
+
+int state_last_write(const char *dir, const char *commit, const char *outcome, size_t started,
+		     size_t stopped, size_t failed, struct error *err)
+{
+	struct buf now = BUF_INIT;
+	json_t *root;
+	int rc;
+
+	iso8601_now(&now, 0);
+	root = json_pack("{s:i,s:o,s:o,s:s,s:{s:I,s:I,s:I}}", "format_version", 1, "commit",
+			 json_text(commit), "outcome", json_text(outcome), "time", now.ptr,
+			 "summary", "started", (json_int_t)started, "stopped", (json_int_t)stopped,
+			 "failed", (json_int_t)failed);
+	rc = write_json(dir, "last.json", root, err);
+	json_decref(root);
+	buf_release(&now);
 	return rc;
 }

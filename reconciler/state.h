@@ -1,8 +1,12 @@
 /*
  * The state directory (DESIGN.md §5): what raptor remembers between runs.
- * Today: the record of every host raptor has managed (`hosts.json`), so a
- * host removed from every squad is still asked, shown and later cleaned.
- * The apply work adds the lock, the journal and the writer of this record.
+ *   hosts.json     every host raptor has managed, so a host removed from every
+ *                  squad is still asked, shown and later cleaned;
+ *   lock           held by the one apply that may run on this directory;
+ *   journal.jsonl  one JSON line for everything apply did, appended;
+ *   last.json      the outcome of the last apply.
+ * Whole files are only ever replaced atomically, the journal only appended to,
+ * so a crash at any instant leaves each file either old or new, never half.
  */
 #ifndef RAPTOR_STATE_H
 #define RAPTOR_STATE_H
@@ -22,5 +26,58 @@ typedef VEC(struct state_host) state_hosts;
 /* Reads STATE/hosts.json into `out` (strings in `mem`); a missing file or
  * directory is an empty record, a malformed one an error. */
 int state_hosts_read(state_hosts *out, struct arena *mem, const char *dir, struct error *err);
+
+/* Every file of the state directory is written this way: a temporary file in
+ * the same directory, write, fsync, rename over the target, fsync the
+ * directory. A reader never sees half a file; a full disk or a read-only
+ * directory is an error naming the path, and leaves the old file as it was
+ * and no temporary file behind. A file that exists keeps its permission bits;
+ * a new one gets 0640. */
+int state_write_atomic(const char *path, const void *data, size_t len, struct error *err);
+
+/* A held state lock; `path` is NULL when none is held. */
+struct state_lock {
+	int fd;
+	char *path;
+};
+
+/* Creates DIR (and missing parents, mode 0750) and takes an exclusive
+ * flock(2) on DIR/lock without waiting, so the lock can never outlive its
+ * holder: the kernel drops it when the process exits or dies. The holder
+ * writes "pid PID host HOSTNAME started ISO8601-UTC" into the lock file. When
+ * another process (or another state_lock in this one) holds it: -1 and
+ * "another raptor apply holds the state lock DIR/lock: pid 123 on host web1
+ * since 2026-...; wait for it to finish". */
+int state_lock(struct state_lock *out, const char *dir, struct error *err);
+/* Releases and closes; the file stays (its content is harmless). Safe on a
+ * lock that state_lock failed to take, and twice. */
+void state_unlock(struct state_lock *l);
+
+struct journal_entry {
+	const char *op; /* "start", "stop", "route", "check", "apply" ... */
+	const char *host, *program, *swarm, *pool; /* may be NULL */
+	const char *result;			   /* "ok", "failed", "skipped" */
+	const char *error;			   /* NULL when ok */
+	const char *commit;			   /* desired-state commit or NULL */
+	double seconds;
+};
+
+/* Appends one JSON line to DIR/journal.jsonl: {"time" (ISO 8601 UTC with
+ * milliseconds), "op", "host", "program", "swarm", "pool", "result", "error",
+ * "commit", "seconds"}, null for NULL fields, with one write(2), then fsync.
+ * Text that is not UTF-8 (a host's error message) is kept with U+FFFD in
+ * place of the bad bytes rather than lost. */
+int state_journal(const char *dir, const struct journal_entry *e, struct error *err);
+
+/* Writes DIR/hosts.json (format_version 1, as state_hosts_read reads it)
+ * atomically, sorted by name; of hosts with the same name the first given
+ * wins, so put the fresh ones before the recorded ones. */
+int state_hosts_write(const char *dir, const struct state_host *hosts, size_t n, struct error *err);
+
+/* Writes DIR/last.json atomically: {"format_version": 1, "commit": commit or
+ * null, "outcome": outcome, "time": ISO 8601 UTC, "summary": {"started": N,
+ * "stopped": N, "failed": N}}. */
+int state_last_write(const char *dir, const char *commit, const char *outcome, size_t started,
+		     size_t stopped, size_t failed, struct error *err);
 
 #endif

@@ -163,9 +163,9 @@ expect_rc "validate --help" 0
 run "$RAPTOR" frobnicate
 expect_rc "an unknown command" 1
 expect_in "unknown command message" "$err" "'frobnicate' is not a command"
-run "$RAPTOR" apply "$REPO_ROOT/examples/basic"
+run "$RAPTOR" reconcile "$REPO_ROOT/examples/basic"
 expect_rc "a command not built yet" 1
-expect_in "not built message" "$err" "raptor apply: not built yet"
+expect_in "not built message" "$err" "raptor reconcile: not built yet"
 run "$RAPTOR" validate --json "$REPO_ROOT/examples/basic"
 expect_rc "an option the command does not take" 1
 expect_in "refused option" "$err" "--json does not apply"

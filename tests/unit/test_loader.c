@@ -292,8 +292,9 @@ static const struct row rows[] = {
 	   "command uses ${PROT}: the only placeholders are ${PORT}, ${HOST} and ${ADDRESS} (did you mean ${PORT}?)"},
 	  {"b.yaml", 3, 15, "command contains whitespace followed by ';'"}}},
 	{"what supervisord would cut or expand",
-	 {{"a.yaml", PRE HEAD SIZE "    command: \"/bin/x \\u00a0;y\"\n"
-		     "    env: {A: 'p %(here)s q'}\n    directory: \"/srv/a\\u3000#b\"\n"}},
+	 {{"a.yaml",
+	   PRE HEAD SIZE "    command: \"/bin/x \\u00a0;y\"\n"
+			 "    env: {A: 'p %(here)s q'}\n    directory: \"/srv/a\\u3000#b\"\n"}},
 	 {{"a.yaml", 13, 14, "command contains whitespace followed by ';'"},
 	  {"a.yaml", 14, 14, "env A contains %(here)s"},
 	  {"a.yaml", 15, 16, "directory contains whitespace followed by '#'"}}},

@@ -1,0 +1,685 @@
+/* The executor; see executor.h for the phases and their rules. */
+#include "executor.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "balancer.h"
+#include "health.h"
+#include "progtext.h"
+#include "state.h"
+#include "strmap.h"
+#include "banned.h"
+
+/* supervisor's fault codes (supervisor/xmlrpc.py) that mean "already done" */
+#define FAULT_BAD_NAME	    10
+#define FAULT_NOT_RUNNING   70
+#define FAULT_ALREADY_ADDED 90
+
+enum job_state { JOB_PENDING, JOB_STARTING, JOB_CHECKING, JOB_OK, JOB_FAILED, JOB_SKIPPED };
+
+struct swarm_run {
+	const char *identity;
+	const struct swarm *s;
+	size_t surge;
+	bool failed;
+};
+
+struct job {
+	const struct plan_action *a;
+	struct swarm_run *sw;
+	enum job_state st;
+	uint64_t started_ms, deadline_ms;
+	const char *text; /* the program file */
+};
+
+struct run {
+	const struct plan *p;
+	const struct desired *d;
+	const struct live *l;
+	const struct apply_opts *o;
+	struct apply_result *res;
+	VEC(struct job) jobs;
+	struct strmap swarms; /* identity -> struct swarm_run * */
+	struct arena mem;
+	struct buf b;
+	char created[32];
+};
+
+static void progress(struct run *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void progress(struct run *r, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!r->o->progress)
+		return;
+	va_start(ap, fmt);
+	vfprintf(r->o->progress, fmt, ap);
+	va_end(ap);
+	fputc('\n', r->o->progress);
+	fflush(r->o->progress);
+}
+
+static void failure(struct run *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void failure(struct run *r, const char *fmt, ...)
+{
+	va_list ap;
+
+	buf_reset(&r->b);
+	va_start(ap, fmt);
+	buf_vprintf(&r->b, fmt, ap);
+	va_end(ap);
+	vec_push(&r->res->failures, arena_strndup(&r->res->mem, r->b.ptr, r->b.len));
+	r->res->failed_actions++;
+	progress(r, "raptor apply: %s", r->b.ptr);
+}
+
+static void journal(struct run *r, const char *op, const struct plan_action *a, const char *result,
+		    const char *error, double secs)
+{
+	struct journal_entry e = {
+		.op = op,
+		.host = a ? a->host : NULL,
+		.program = a ? a->program : NULL,
+		.swarm = a ? a->swarm : NULL,
+		.pool = a ? a->pool : NULL,
+		.result = result,
+		.error = error,
+		.commit = r->o->commit,
+		.seconds = secs,
+	};
+	struct error err = ERROR_INIT;
+
+	/* a journal that cannot be written is reported, and the apply goes on:
+	 * the hosts hold the truth, the journal is its history */
+	if (state_journal(r->o->state_dir, &e, &err) < 0)
+		progress(r, "raptor apply: journal: %s", error_msg(&err));
+	error_release(&err);
+}
+
+static struct swarm_run *swarm_of(struct run *r, const char *identity)
+{
+	return identity ? strmap_get(&r->swarms, identity) : NULL;
+}
+
+static size_t surge_of(const struct swarm *s)
+{
+	const struct amount *a = &s->rollout.max_surge;
+	size_t n = a->percent ? ((size_t)s->size * (size_t)a->value + 99) / 100 : (size_t)a->value;
+
+	return n ? n : 1;
+}
+
+static const struct live_host *host_of(const struct run *r, const char *name)
+{
+	for (size_t i = 0; i < r->l->hosts.n; i++)
+		if (!strcmp(r->l->hosts.v[i].name, name))
+			return &r->l->hosts.v[i];
+	return NULL;
+}
+
+/* ---- batches: one multicall per host ---- */
+
+struct batches {
+	VEC(struct fleet_batch) v;
+};
+
+static struct fleet_batch *batch_for(struct run *r, struct batches *bs, const char *host)
+{
+	const struct live_host *h = host_of(r, host);
+	struct fleet_batch *b;
+
+	for (size_t i = 0; i < bs->v.n; i++)
+		if (!strcmp(bs->v.v[i].host, host))
+			return &bs->v.v[i];
+	b = vec_add(&bs->v);
+	b->host = host;
+	b->url = h ? h->url : "";
+	return b;
+}
+
+/* Calls are collected per batch in a vector kept in the batch's arena. */
+static struct fleet_call *add_call(struct fleet_batch *b, const char *method, size_t nparams)
+{
+	struct fleet_call *calls = arena_alloc(&b->mem, (b->ncalls + 1) * sizeof(*calls));
+
+	if (b->ncalls)
+		memcpy(calls, b->calls, b->ncalls * sizeof(*calls));
+	b->calls = calls;
+	calls[b->ncalls].method = method;
+	calls[b->ncalls].nparams = nparams;
+	calls[b->ncalls].params =
+		arena_alloc(&b->mem, (nparams ? nparams : 1) * sizeof(struct xr_value *));
+	return &calls[b->ncalls++];
+}
+
+static void name_call(struct fleet_batch *b, const char *method, const char *name)
+{
+	struct fleet_call *c = add_call(b, method, 1);
+
+	c->params[0] = xr_string(&b->mem, name);
+}
+
+static int send_batches(struct run *r, struct batches *bs)
+{
+	struct error err = ERROR_INIT;
+	int rc = fleet_call_run(bs->v.v, bs->v.n, r->o->fleet, &err);
+
+	if (rc < 0)
+		failure(r, "%s", error_msg(&err));
+	error_release(&err);
+	return rc;
+}
+
+static void batches_release(struct batches *bs)
+{
+	for (size_t i = 0; i < bs->v.n; i++)
+		fleet_batch_release(&bs->v.v[i]);
+	vec_release(&bs->v);
+}
+
+/* A call's outcome in words, or NULL when it did what was asked (or it was
+ * already done: `ok_code`). */
+static const char *call_error(struct run *r, const struct fleet_call *c, int ok1, int ok2)
+{
+	if (c->result || (c->fault_code && (c->fault_code == ok1 || c->fault_code == ok2)))
+		return NULL;
+	buf_reset(&r->b);
+	buf_printf(&r->b, "%s: %s", c->method, c->fault ? c->fault : "no answer");
+	return arena_strndup(&r->mem, r->b.ptr, r->b.len);
+}
+
+/* ---- taking instances down (rollback and the stop phase) ---- */
+
+/* Stops, removes and deletes the programs of `acts` (stop actions, or the
+ * start actions of failed instances), one round trip per host. */
+static void take_down(struct run *r, const struct plan_action *const *acts, size_t n,
+		      const char *op, bool count)
+{
+	struct batches bs = {0};
+	double t0 = (double)health_now_ms();
+
+	if (!n)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		struct fleet_batch *b = batch_for(r, &bs, acts[i]->host);
+
+		name_call(b, "supervisor.stopProcessGroup", acts[i]->program);
+		name_call(b, "supervisor.removeProcessGroup", acts[i]->program);
+		name_call(b, "raptor.deleteProgram", acts[i]->program);
+	}
+	/* calls were added three at a time per action, in action order per host */
+	send_batches(r, &bs);
+	for (size_t i = 0; i < bs.v.n; i++) {
+		struct fleet_batch *b = &bs.v.v[i];
+		size_t k = 0;
+
+		for (size_t j = 0; j < n; j++) {
+			const struct plan_action *a = acts[j];
+			const char *e;
+
+			if (strcmp(a->host, b->host))
+				continue;
+			e = call_error(r, &b->calls[k], FAULT_NOT_RUNNING, FAULT_BAD_NAME);
+			if (!e)
+				e = call_error(r, &b->calls[k + 1], FAULT_BAD_NAME, FAULT_BAD_NAME);
+			if (!e)
+				e = call_error(r, &b->calls[k + 2], 0, 0);
+			k += 3;
+			if (e) {
+				failure(r, "%s %s on %s failed: %s", op, a->program, a->host, e);
+				journal(r, op, a, "failed", e, b->seconds);
+			} else {
+				progress(r, "%s %s on %s: ok (%.1fs)", op, a->program, a->host,
+					 b->seconds);
+				journal(r, op, a, "ok", NULL, b->seconds);
+				if (count)
+					r->res->stopped++;
+			}
+		}
+	}
+	(void)t0;
+	batches_release(&bs);
+}
+
+static void fail_job(struct run *r, struct job *j, const char *why)
+{
+	j->st = JOB_FAILED;
+	j->sw->failed = true;
+	failure(r, "swarm %s: %s on %s failed: %s; its old instances keep serving", j->sw->identity,
+		j->a->program, j->a->host, why);
+	journal(r, "check", j->a, "failed", why,
+		(double)(health_now_ms() - j->started_ms) / 1000.0);
+}
+
+/* ---- 1. start ---- */
+
+static void start_wave(struct run *r, struct job **wave, size_t n)
+{
+	struct batches bs = {0};
+
+	for (size_t i = 0; i < n; i++) {
+		struct job *j = wave[i];
+		struct fleet_batch *b = batch_for(r, &bs, j->a->host);
+		struct fleet_call *c = add_call(b, "raptor.putProgram", 2);
+
+		c->params[0] = xr_string(&b->mem, j->a->program);
+		c->params[1] = xr_string(&b->mem, j->text);
+	}
+	for (size_t i = 0; i < bs.v.n; i++) {
+		struct fleet_batch *b = &bs.v.v[i];
+
+		/* one reloadConfig per host and phase: it is slow on a busy host */
+		add_call(b, "supervisor.reloadConfig", 0);
+		for (size_t k = 0; k < n; k++)
+			if (!strcmp(wave[k]->a->host, b->host))
+				name_call(b, "supervisor.addProcessGroup", wave[k]->a->program);
+	}
+	send_batches(r, &bs);
+	for (size_t i = 0; i < bs.v.n; i++) {
+		struct fleet_batch *b = &bs.v.v[i];
+		size_t nput = 0, k;
+		const char *reload;
+
+		for (k = 0; k < n; k++)
+			nput += !strcmp(wave[k]->a->host, b->host);
+		reload = call_error(r, &b->calls[nput], 0, 0);
+		for (size_t q = 0, put = 0; q < n; q++) {
+			struct job *j = wave[q];
+			const char *e;
+
+			if (strcmp(j->a->host, b->host))
+				continue;
+			e = call_error(r, &b->calls[put], 0, 0);
+			if (!e)
+				e = reload;
+			if (!e)
+				e = call_error(r, &b->calls[nput + 1 + put], FAULT_ALREADY_ADDED,
+					       FAULT_ALREADY_ADDED);
+			put++;
+			j->started_ms = health_now_ms();
+			j->deadline_ms = j->started_ms + j->sw->s->health.timeout_ms;
+			journal(r, "start", j->a, e ? "failed" : "ok", e, b->seconds);
+			if (e) {
+				fail_job(r, j, e);
+			} else {
+				j->st = JOB_STARTING;
+				progress(r, "start %s on %s port %d: ok (%.1fs)", j->a->program,
+					 j->a->host, j->a->port, b->seconds);
+			}
+		}
+	}
+	batches_release(&bs);
+}
+
+/* ---- 2. check ---- */
+
+static bool failed_state(const char *statename)
+{
+	return !strcmp(statename, "FATAL") || !strcmp(statename, "BACKOFF") ||
+	       !strcmp(statename, "EXITED") || !strcmp(statename, "UNKNOWN");
+}
+
+static void poll_starting(struct run *r, struct job **wave, size_t n)
+{
+	struct batches bs = {0};
+
+	for (size_t i = 0; i < n; i++)
+		if (wave[i]->st == JOB_STARTING)
+			name_call(batch_for(r, &bs, wave[i]->a->host), "supervisor.getProcessInfo",
+				  wave[i]->a->program);
+	send_batches(r, &bs);
+	for (size_t i = 0; i < bs.v.n; i++) {
+		struct fleet_batch *b = &bs.v.v[i];
+		size_t k = 0;
+
+		for (size_t q = 0; q < n; q++) {
+			struct job *j = wave[q];
+			const struct fleet_call *c;
+			const char *state = NULL, *spawnerr = NULL, *desc = NULL;
+			struct error err = ERROR_INIT;
+
+			if (j->st != JOB_STARTING || strcmp(j->a->host, b->host))
+				continue;
+			c = &b->calls[k++];
+			if (c->result) {
+				xr_member_string(c->result, "statename", &state, &err);
+				xr_member_string(c->result, "spawnerr", &spawnerr, &err);
+				xr_member_string(c->result, "description", &desc, &err);
+			}
+			if (state && !strcmp(state, "RUNNING")) {
+				j->st = JOB_CHECKING;
+			} else if (state && failed_state(state)) {
+				buf_reset(&r->b);
+				buf_printf(&r->b, "%s: %s", state,
+					   spawnerr && *spawnerr ? spawnerr
+					   : desc		 ? desc
+								 : "");
+				fail_job(r, j, arena_strndup(&r->mem, r->b.ptr, r->b.len));
+			} else if (!c->result && c->fault_code != FAULT_BAD_NAME && b->error) {
+				fail_job(r, j, b->error);
+			}
+			error_release(&err);
+		}
+	}
+	batches_release(&bs);
+}
+
+static void check_wave(struct run *r, struct job **wave, size_t n)
+{
+	uint64_t poll = r->o->poll_ms ? r->o->poll_ms : 500;
+
+	for (;;) {
+		bool starting = false;
+
+		poll_starting(r, wave, n);
+		for (size_t i = 0; i < n; i++) {
+			struct job *j = wave[i];
+			const struct live_host *h = host_of(r, j->a->host);
+			struct health_target t = {j->a->host, h ? h->address : j->a->address,
+						  j->a->port, &j->sw->s->health};
+			struct error err = ERROR_INIT;
+
+			if (j->st == JOB_CHECKING) {
+				if (health_check(&t, j->deadline_ms, &err) < 0) {
+					fail_job(r, j, error_msg(&err));
+				} else {
+					j->st = JOB_OK;
+					r->res->started++;
+					progress(r, "check %s on %s: healthy (%.1fs)",
+						 j->a->program, j->a->host,
+						 (double)(health_now_ms() - j->started_ms) /
+							 1000.0);
+					journal(r, "check", j->a, "ok", NULL,
+						(double)(health_now_ms() - j->started_ms) / 1000.0);
+				}
+			} else if (j->st == JOB_STARTING) {
+				if (health_now_ms() >= j->deadline_ms)
+					fail_job(
+						r, j,
+						"did not reach RUNNING in supervisord before health.timeout");
+				else
+					starting = true;
+			}
+			error_release(&err);
+		}
+		if (!starting)
+			return;
+		struct timespec ts = {(time_t)(poll / 1000), (long)(poll % 1000) * 1000000L};
+		nanosleep(&ts, NULL);
+	}
+}
+
+/* Takes back the new instances of swarms that failed (the wave's failures
+ * and, after a failed route, the healthy ones too). */
+static void roll_back(struct run *r, bool healthy_too)
+{
+	VEC(const struct plan_action *) acts = {0};
+
+	for (size_t i = 0; i < r->jobs.n; i++) {
+		struct job *j = &r->jobs.v[i];
+
+		if (j->st == JOB_FAILED || (healthy_too && j->st == JOB_OK && j->sw->failed)) {
+			vec_push(&acts, j->a);
+			if (j->st == JOB_OK)
+				r->res->started--;
+			j->st = JOB_SKIPPED; /* taken back: not in any pool */
+		}
+	}
+	take_down(r, acts.v, acts.n, "roll back", false);
+	vec_release(&acts);
+}
+
+/* ---- 3. route ---- */
+
+static bool job_ok_at(struct run *r, const char *node, const char *balancer, const char *pool)
+{
+	for (size_t i = 0; i < r->jobs.n; i++) {
+		const struct plan_action *a = r->jobs.v[i].a;
+
+		if (!a->port || !a->pool || strcmp(a->pool, pool) || strcmp(a->balancer, balancer))
+			continue;
+		buf_reset(&r->b);
+		buf_printf(&r->b, "%s:%d", a->address, a->port);
+		if (!strcmp(r->b.ptr, node))
+			return r->jobs.v[i].st == JOB_OK;
+	}
+	return true; /* not a new instance: one that stays */
+}
+
+/* Whether a stop action will really run: its swarm (or, for an orphan, the
+ * swarm it was renamed to) did not fail. */
+static bool stop_goes_ahead(struct run *r, const struct plan_action *a)
+{
+	const struct swarm_run *sw = swarm_of(r, a->renamed_to ? a->renamed_to : a->swarm);
+
+	return !sw || !sw->failed;
+}
+
+typedef VEC(const char *) node_vec;
+
+static void pool_nodes(struct run *r, const struct plan_pool *pp, node_vec *out)
+{
+	for (size_t i = 0; i < pp->after.n; i++)
+		if (job_ok_at(r, pp->after.v[i], pp->balancer, pp->pool))
+			vec_push(out, pp->after.v[i]);
+	/* what a failed swarm was going to take out of the pool stays in it */
+	for (size_t i = 0; i < r->p->actions.n; i++) {
+		const struct plan_action *a = &r->p->actions.v[i];
+
+		if (a->op != PLAN_STOP || !a->port || !a->pool || stop_goes_ahead(r, a) ||
+		    strcmp(a->pool, pp->pool) || strcmp(a->balancer, pp->balancer))
+			continue;
+		buf_reset(&r->b);
+		buf_printf(&r->b, "%s:%d", a->address, a->port);
+		vec_push(out, arena_strndup(&r->mem, r->b.ptr, r->b.len));
+	}
+}
+
+static void route(struct run *r)
+{
+	uint64_t drain = 0;
+
+	for (size_t bi = 0; bi < r->d->balancers.n; bi++) {
+		const struct balancer *bal = &r->d->balancers.v[bi];
+		VEC(struct pool_update) ups = {0};
+		node_vec *nodes = calloc(r->p->pools.n ? r->p->pools.n : 1, sizeof(*nodes));
+		size_t nn = 0;
+		struct error err = ERROR_INIT;
+		int changed = 0;
+		double t0 = (double)health_now_ms();
+
+		for (size_t i = 0; i < r->p->pools.n; i++) {
+			const struct plan_pool *pp = &r->p->pools.v[i];
+			struct pool_update *u;
+
+			if (strcmp(pp->balancer, bal->name))
+				continue;
+			pool_nodes(r, pp, &nodes[nn]);
+			u = vec_add(&ups);
+			u->pool = pp->pool;
+			u->nodes = nodes[nn].v;
+			u->n = nodes[nn].n;
+			nn++;
+		}
+		if (ups.n && balancer_apply(bal, ups.v, ups.n, &changed, &err) < 0) {
+			/* the old files are back: the swarms routed here failed */
+			for (size_t i = 0; i < r->d->swarms.n; i++) {
+				const struct swarm *s = &r->d->swarms.v[i];
+				struct swarm_run *sw = swarm_of(r, s->identity);
+
+				if (s->routed && !strcmp(s->routing.balancer, bal->name) && sw)
+					sw->failed = true;
+			}
+			failure(r, "balancer %s: %s; the old routing stays", bal->name,
+				error_msg(&err));
+			journal(r, "route", NULL, "failed", error_msg(&err),
+				((double)health_now_ms() - t0) / 1000.0);
+		} else if (changed) {
+			r->res->routed++;
+			progress(r, "route %s: %zu pool%s written, tested and reloaded (%.1fs)",
+				 bal->name, ups.n, ups.n == 1 ? "" : "s",
+				 ((double)health_now_ms() - t0) / 1000.0);
+			journal(r, "route", NULL, "ok", NULL,
+				((double)health_now_ms() - t0) / 1000.0);
+			if (bal->drain_ms > drain)
+				drain = bal->drain_ms;
+		}
+		for (size_t i = 0; i < nn; i++)
+			vec_release(&nodes[i]);
+		free(nodes);
+		vec_release(&ups);
+		error_release(&err);
+	}
+	if (drain) {
+		struct timespec ts = {(time_t)(drain / 1000), (long)(drain % 1000) * 1000000L};
+
+		/* requests in flight on the nodes about to stop finish first */
+		progress(r, "drain: waiting %.1fs before stopping what left the pools",
+			 drain / 1000.0);
+		nanosleep(&ts, NULL);
+	}
+}
+
+/* ---- 4. stop ---- */
+
+static void stop_phase(struct run *r)
+{
+	VEC(const struct plan_action *) acts = {0};
+
+	/* stale and excess first, orphans last */
+	for (int orphans = 0; orphans < 2; orphans++) {
+		acts.n = 0;
+		for (size_t i = 0; i < r->p->actions.n; i++) {
+			const struct plan_action *a = &r->p->actions.v[i];
+			bool orphan = a->reason >= REASON_ORPHAN_APP &&
+				      a->reason <= REASON_ORPHAN_UNIDENTIFIED;
+
+			if (a->op != PLAN_STOP || orphan != (bool)orphans)
+				continue;
+			if (stop_goes_ahead(r, a)) {
+				vec_push(&acts, a);
+			} else {
+				progress(r, "stop %s on %s: skipped (its replacement failed)",
+					 a->program, a->host);
+				journal(r, "stop", a, "skipped", "its replacement failed", 0);
+			}
+		}
+		take_down(r, acts.v, acts.n, "stop", true);
+	}
+	vec_release(&acts);
+}
+
+int apply_run(struct apply_result *res, const struct plan *p, const struct desired *d,
+	      const struct live *l, const struct apply_opts *o)
+{
+	struct run r = {.p = p, .d = d, .l = l, .o = o, .res = res};
+	time_t now = time(NULL);
+	struct tm tm;
+
+	memset(res, 0, sizeof(*res));
+	gmtime_r(&now, &tm);
+	strftime(r.created, sizeof(r.created), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	for (size_t i = 0; i < d->swarms.n; i++) {
+		struct swarm_run *sw = arena_alloc(&r.mem, sizeof(*sw));
+
+		sw->identity = d->swarms.v[i].identity;
+		sw->s = &d->swarms.v[i];
+		sw->surge = surge_of(sw->s);
+		strmap_put(&r.swarms, sw->identity, sw);
+	}
+	for (size_t i = 0; i < p->actions.n; i++) {
+		const struct plan_action *a = &p->actions.v[i];
+		struct instance_spec spec;
+		struct job *j;
+		struct error err = ERROR_INIT;
+		struct buf pool = BUF_INIT;
+
+		if (a->op != PLAN_START)
+			continue;
+		j = vec_add(&r.jobs);
+		j->a = a;
+		j->sw = swarm_of(&r, a->swarm);
+		if (a->pool)
+			buf_printf(&pool, "%s/%s", a->balancer, a->pool);
+		spec = (struct instance_spec){
+			.swarm = a->desired,
+			.release = a->release,
+			.host = a->host,
+			.address = a->address,
+			.port = a->port,
+			.slot = a->slot,
+			.pool = a->pool ? pool.ptr : NULL,
+			.commit = o->commit,
+			.created = r.created,
+		};
+		buf_reset(&r.b);
+		if (progtext_render(&r.b, &spec, &err) < 0) {
+			fail_job(&r, j, error_msg(&err));
+		} else {
+			j->text = arena_strndup(&r.mem, r.b.ptr, r.b.len);
+		}
+		error_release(&err);
+		buf_release(&pool);
+	}
+
+	/* 1 and 2: waves of at most max_surge new instances per swarm */
+	for (;;) {
+		VEC(struct job *) wave = {0};
+		struct strmap taken = STRMAP_INIT;
+
+		for (size_t i = 0; i < r.jobs.n; i++) {
+			struct job *j = &r.jobs.v[i];
+			size_t *n;
+
+			if (j->st != JOB_PENDING)
+				continue;
+			if (j->sw->failed) {
+				j->st = JOB_SKIPPED;
+				continue;
+			}
+			n = strmap_get(&taken, j->sw->identity);
+			if (!n) {
+				n = arena_alloc(&r.mem, sizeof(*n));
+				strmap_put(&taken, j->sw->identity, n);
+			}
+			if (*n < j->sw->surge) {
+				(*n)++;
+				vec_push(&wave, j);
+			}
+		}
+		strmap_release(&taken);
+		if (!wave.n) {
+			vec_release(&wave);
+			break;
+		}
+		start_wave(&r, wave.v, wave.n);
+		check_wave(&r, wave.v, wave.n);
+		vec_release(&wave);
+	}
+	roll_back(&r, false);
+	/* 3 */
+	route(&r);
+	roll_back(&r, true);
+	/* 4 */
+	stop_phase(&r);
+
+	for (size_t i = 0; i < d->swarms.n; i++) {
+		const struct swarm_run *sw = swarm_of(&r, d->swarms.v[i].identity);
+		res->failed_swarms += sw && sw->failed;
+	}
+	vec_release(&r.jobs);
+	strmap_release(&r.swarms);
+	arena_release(&r.mem);
+	buf_release(&r.b);
+	return res->failed_actions || res->failed_swarms ? -1 : 0;
+}
+
+void apply_result_release(struct apply_result *r)
+{
+	vec_release(&r->failures);
+	arena_release(&r->mem);
+}

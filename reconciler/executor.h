@@ -1,0 +1,52 @@
+/*
+ * The executor (DESIGN.md §5): a plan made real, make before break.
+ *  1. start: new instances in waves of at most max_surge per swarm; per host
+ *     one round trip puts every program file, reloads the config once and
+ *     adds every group;
+ *  2. check: each new instance RUNNING in supervisord, then its health
+ *     checks, within the swarm's timeout; FATAL, BACKOFF or an exit fails at
+ *     once. A failed instance is stopped and removed; its swarm is failed,
+ *     its old instances keep serving and none of its stops run;
+ *  3. route: each balancer's pools rewritten to the healthy instances (test,
+ *     reload; a failure restores the files and fails the swarms routed
+ *     there, whose new instances are then taken back); then the drain time;
+ *  4. stop: stale and excess instances, then orphans — each skipped when the
+ *     swarm that replaces it failed.
+ * Every action is journaled; swarms are independent, so one failing stops
+ * neither the others nor their cleanup.
+ */
+#ifndef RAPTOR_EXECUTOR_H
+#define RAPTOR_EXECUTOR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#include "desired.h"
+#include "error.h"
+#include "fleet.h"
+#include "live.h"
+#include "planner.h"
+
+struct apply_opts {
+	const char *state_dir;
+	const char *commit; /* the desired state's, for the journal and the files */
+	const struct fleet_opts *fleet;
+	FILE *progress;	  /* one line per action; NULL for none */
+	uint64_t poll_ms; /* between looks at a starting process (default 500) */
+};
+
+struct apply_result {
+	size_t started, stopped, routed, failed_actions;
+	size_t failed_swarms;
+	VEC(const char *) failures; /* one line each, in the result's arena */
+	struct arena mem;
+};
+
+/* Runs the plan; 0 when everything converged, -1 when something failed (the
+ * result says what). The caller holds the state lock. */
+int apply_run(struct apply_result *res, const struct plan *p, const struct desired *d,
+	      const struct live *l, const struct apply_opts *o);
+void apply_result_release(struct apply_result *r);
+
+#endif
