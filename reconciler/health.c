@@ -223,7 +223,7 @@ static int resolve(const char *host, int port, uint64_t until, struct addrinfo *
 	l = xcalloc(1, sizeof(*l));
 	if (pipe(l->fds) < 0) {
 		free(l);
-		buf_printf(why, "cannot look up %s: pipe: %s", host, strerror(errno));
+		buf_printf(why, "cannot resolve the host name: pipe: %s", strerror(errno));
 		return -1;
 	}
 	fcntl(l->fds[0], F_SETFD, FD_CLOEXEC);
@@ -249,7 +249,7 @@ static int resolve(const char *host, int port, uint64_t until, struct addrinfo *
 	} while (ready < 0 && errno == EINTR);
 	if (ready <= 0) {
 		lookup_unref(l);
-		buf_printf(why, "cannot resolve %s: no answer from the resolver in time", host);
+		buf_puts(why, "cannot resolve the host name: no answer from the resolver");
 		return -1;
 	}
 	pthread_mutex_lock(&l->lock);
@@ -263,11 +263,11 @@ answered:
 		return 0;
 	*out = NULL;
 	if (rc == EAI_NONAME)
-		buf_printf(why, "cannot resolve %s: no such host", host);
+		buf_puts(why, "cannot resolve the host name: no such host");
 	else if (rc == EAI_SYSTEM)
-		buf_printf(why, "cannot resolve %s: %s", host, strerror(errno));
+		buf_printf(why, "cannot resolve the host name: %s", strerror(errno));
 	else
-		buf_printf(why, "cannot resolve %s: %s", host, gai_strerror(rc));
+		buf_printf(why, "cannot resolve the host name: %s", gai_strerror(rc));
 	return -1;
 }
 
@@ -376,7 +376,14 @@ static enum try_result http_try(void *vctx, uint64_t deadline, struct seen *s)
 
 	s->timed = true;
 	if (http_get_status(c->url, min_u64(left_ms(deadline), HEALTH_TRY_MS), &status, &e) < 0) {
-		buf_printf(&s->head, ": %s for ", error_msg(&e));
+		const char *why = error_msg(&e);
+
+		/* "for 20s" follows: the length of one try is noise (http.c's wording) */
+		if (!strncmp(why, "connect timed out", 17))
+			why = "connect timed out";
+		else if (!strncmp(why, "timed out", 9))
+			why = "connected, but no answer";
+		buf_printf(&s->head, ": %s for ", why);
 		error_release(&e);
 		return TRY_FAIL;
 	}

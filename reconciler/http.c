@@ -370,7 +370,8 @@ int http_get_status(const char *url, uint64_t timeout_ms, long *status, struct e
 	curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, (long)timeout_ms);
 	rc = curl_easy_perform(easy);
 	curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &code);
-	if (rc == CURLE_OK || (rc == CURLE_WRITE_ERROR && code > 0)) {
+	/* a status line is the answer, whatever became of the body after it */
+	if (rc == CURLE_OK || code > 0) {
 		*status = code;
 	} else {
 		describe_get_failure(&reason, easy, rc, errbuf, timeout_ms);

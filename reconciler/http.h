@@ -55,11 +55,12 @@ void http_redact_url(struct buf *out, const char *url);
  * (the environment's *_proxy variables are ignored: a check asks the
  * instance itself), no redirects followed (a 3xx counts as an answer), and
  * no body kept: the first HTTP_GET_BODY_CAP bytes are read and dropped, and
- * a longer body ends the transfer once the status is known. `timeout_ms`
- * bounds the whole exchange, name lookup and connect included (0 is taken
- * as 1 ms, never as "no limit"). 0 with the status, or -1 with the reason
- * in words ("connection refused", "connect timed out after 5s", "timed out
- * after 5s waiting for the answer", ...).
+ * a longer body ends the transfer. A status line, once it came, is the
+ * answer whatever becomes of the body after it. `timeout_ms` bounds the
+ * whole exchange, name lookup and connect included (0 is taken as 1 ms,
+ * never as "no limit"). 0 with the status, or -1 with the reason in words
+ * ("connection refused", "connect timed out after 5s", "timed out after 5s
+ * waiting for the answer", "connection closed without an answer", ...).
  */
 #define HTTP_GET_BODY_CAP ((size_t)4 << 10)
 int http_get_status(const char *url, uint64_t timeout_ms, long *status, struct error *err);
