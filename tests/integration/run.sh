@@ -15,6 +15,7 @@ for t in "$here"/test_*.sh; do
 	. "$here/lib.sh"
 	# shellcheck source=/dev/null
 	. "$t"
+	cd "$repo" || exit 1
 	rm -rf "$SCRATCH"
 done
 echo "integration: $PASSED passed, $FAILED failed"
