@@ -30,6 +30,7 @@ static const char *const reason_words[REASON_COUNT] = {
 	[REASON_REPLACE_UNREACHABLE] = "replacement for an unreachable host",
 	[REASON_SCALE_DOWN] = "scale down",
 	[REASON_STALE_RELEASE] = "stale release",
+	[REASON_NOT_LOADED] = "never loaded by supervisord (an interrupted start)",
 	[REASON_ORPHAN_APP] = "orphan: app changed",
 	[REASON_ORPHAN_PROC] = "orphan: proc changed",
 	[REASON_ORPHAN_CONFIG] = "orphan: config changed",
@@ -66,6 +67,7 @@ struct inst {
 	const char *app, *config, *proc, *squad, *release, *pool;
 	int port, slot;
 	bool claimed;
+	bool loaded; /* supervisord runs a process for it */
 };
 
 struct hstate {
@@ -241,6 +243,35 @@ static bool owned_has(struct owned_index *o, const char *group)
 	return o->next < o->lh->nprograms && !strcmp(o->lh->programs[o->next].name, group);
 }
 
+/* Which managed programs supervisord has loaded: a program file without a
+ * process is what an apply interrupted between putProgram and
+ * addProcessGroup leaves behind. Both lists come sorted; a map otherwise. */
+static void mark_loaded(struct ctx *c, const struct live_host *lh, size_t first)
+{
+	struct strmap groups = STRMAP_INIT;
+	bool sorted = true;
+
+	for (size_t i = 1; i < lh->nprocs && sorted; i++)
+		sorted = strcmp(lh->procs[i - 1].group, lh->procs[i].group) <= 0;
+	for (size_t i = 1; i < lh->nprograms && sorted; i++)
+		sorted = strcmp(lh->programs[i - 1].name, lh->programs[i].name) < 0;
+	if (!sorted)
+		for (size_t i = 0; i < lh->nprocs; i++)
+			strmap_put(&groups, lh->procs[i].group, (void *)1);
+	for (size_t i = 0, k = 0; i < lh->nprograms; i++) {
+		const char *name = lh->programs[i].name;
+
+		if (!sorted) {
+			c->insts.v[first + i].loaded = strmap_get(&groups, name) != NULL;
+			continue;
+		}
+		while (k < lh->nprocs && strcmp(lh->procs[k].group, name) < 0)
+			k++;
+		c->insts.v[first + i].loaded = k < lh->nprocs && !strcmp(lh->procs[k].group, name);
+	}
+	strmap_release(&groups);
+}
+
 /* 1. The live state, indexed. */
 static void index_host(struct ctx *c, size_t hi)
 {
@@ -264,6 +295,7 @@ static void index_host(struct ctx *c, size_t hi)
 		c->p->managed++;
 	}
 	owned_init(&owned, lh);
+	mark_loaded(c, lh, c->insts.n - lh->nprograms);
 	for (size_t i = 0; i < lh->nprocs; i++) {
 		const char *group = lh->procs[i].group;
 
@@ -596,15 +628,15 @@ static const struct squad_hosts *squad_hosts_of(struct ctx *c, const struct squa
 	return sh;
 }
 
-enum role { ROLE_OUT, ROLE_STALE, ROLE_KEEP, ROLE_EXCESS };
+enum role { ROLE_OUT, ROLE_STALE, ROLE_KEEP, ROLE_EXCESS, ROLE_NOT_LOADED };
 
 /* How an instance is classified when its swarm gets no action at all. */
 static void entry_as_is(struct ctx *c, const struct inst *in, enum role role, const char *swarm)
 {
 	static const enum plan_class klass[] = {CLASS_ORPHAN, CLASS_STALE, CLASS_CURRENT,
-						CLASS_CURRENT};
+						CLASS_CURRENT, CLASS_STALE};
 	static const enum plan_reason cause[] = {REASON_ORPHAN_HOST_LEFT, REASON_STALE_RELEASE,
-						 REASON_COUNT, REASON_COUNT};
+						 REASON_COUNT, REASON_COUNT, REASON_NOT_LOADED};
 
 	add_entry(c, &c->hosts[in->host], in->prog->name, klass[role], cause[role], swarm);
 }
@@ -651,6 +683,9 @@ static void plan_swarm(struct ctx *c, const struct swarm *s)
 		at[i] = j;
 		if (j == w.nhosts) {
 			role[i] = ROLE_OUT;
+		} else if (in->release && !strcmp(in->release, w.release) && !in->loaded) {
+			role[i] = ROLE_NOT_LOADED; /* replaced, not trusted */
+			stale++;
 		} else if (in->release && !strcmp(in->release, w.release)) {
 			role[i] = ROLE_KEEP;
 			cur++;
@@ -702,6 +737,9 @@ static void plan_swarm(struct ctx *c, const struct swarm *s)
 			break;
 		case ROLE_STALE:
 			stop_inst(c, in, CLASS_STALE, REASON_STALE_RELEASE, NULL);
+			break;
+		case ROLE_NOT_LOADED:
+			stop_inst(c, in, CLASS_STALE, REASON_NOT_LOADED, NULL);
 			break;
 		case ROLE_EXCESS:
 			h->load--;

@@ -124,6 +124,40 @@ expect_in "nginx serves the renamed app" "$out" "app=greeter"
 run "$RAPTOR" status desired --state-dir state
 expect_in "the unmanaged program is untouched" "$out" "RUNNING    bystander"
 
+# kill -9 in the middle of an apply, then a rerun converges: no duplicate, no lost instance
+desired greeter 2.0 3
+python3 - desired/fleet.yaml <<'PY'
+import sys
+p = sys.argv[1]; s = open(p).read()
+s = s.replace("http: /healthz", "http: /healthz, uptest: [[/bin/sh, -c, 'sleep 1', --]]")
+s += "    rollout: { max_surge: 1 }\n"
+open(p, "w").write(s)
+PY
+"$RAPTOR" apply desired --state-dir state --yes >killed.out 2>&1 &
+victim=$!
+sleep 2.5
+kill -9 "$victim" 2>/dev/null
+wait "$victim" 2>/dev/null
+if grep -q "^start " killed.out && ! grep -q "^Applied" killed.out; then
+	pass "raptor was killed in the middle of the apply"
+else
+	fail "the kill did not land mid-apply" "$(tail -3 killed.out)"
+fi
+run "$RAPTOR" apply desired --state-dir state --yes
+expect_rc "the rerun after kill -9" 0
+expect_in "the rerun converges" "$out" "Converged."
+[ "$(managed_count greeter)" = 3 ] && pass "after kill -9 and a rerun: exactly 3 instances" ||
+	fail "after kill -9" "$(managed_count greeter)"
+"$RAPTOR" status desired --state-dir state --json | python3 -c '
+import json, sys
+doc = json.load(sys.stdin)
+names = [p["name"] for h in doc["hosts"] for p in h["programs"] if p["managed"]]
+bad = [n for n in names if not n.startswith("greeter-2.0-")]
+print("ok" if len(names) == 3 and not bad else "leftovers: %s" % names)' >kill.check
+[ "$(cat kill.check)" = ok ] && pass "no old or half-started instance is left" || fail "kill -9 leftovers" "$(cat kill.check)"
+run "$RAPTOR" plan desired --state-dir state --detailed-exitcode
+expect_rc "after the rerun nothing is pending" 0
+
 # two applies at once: the second is refused by the lock
 (flock -n state/lock -c 'sleep 3') &
 holder=$!

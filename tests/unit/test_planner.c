@@ -4,7 +4,7 @@
  * plan must hold — no more, no fewer.
  *
  * Live notation, one string per host: "NAME[ down][ nosquad]: ITEM; ITEM"
- *   M app/config/proc@squad cur|old PORT|sSLOT [pool=balancer/pool]
+ *   M app/config/proc@squad cur|old PORT|sSLOT [pool=balancer/pool | noload]
  *        a managed program (cur: the desired release of that identity)
  *   U name     an unmanaged process        L port   a listening socket
  * Expected actions, as sorted strings:
@@ -190,6 +190,11 @@ static const struct row rows[] = {
 	 {"+ web1 5000 new swarm", "~ edge/p"},
 	 "edge/p",
 	 "10.0.0.1:5000"},
+	{"an interrupted start is replaced, not trusted",
+	 {SQUAD3 HELLO(1)},
+	 {"web1: M hello/prod/web@web cur 5000 noload", "web2:", "web3:"},
+	 {"+ web2 5000 new release",
+	  "- web1 5000 never loaded by supervisord (an interrupted start)"}},
 	{"an unidentified managed program is an orphan",
 	 {SQUAD3 HELLO(0)},
 	 {"web1: M ?/?/?@? old 5005", "web2:", "web3:"},
@@ -262,6 +267,11 @@ static void add_managed(struct builder *b, struct live_host *h, char *spec, prog
 	add_meta(b->l, p, where[0] == 's' ? "slot" : "port", where[0] == 's' ? where + 1 : where);
 	if (opt && !strncmp(opt, "pool=", 5))
 		add_meta(b->l, p, "pool", opt + 5);
+	if (opt && !strcmp(opt, "noload")) {
+		procs->n--; /* a file supervisord never loaded */
+		(void)pr;
+		return;
+	}
 	pr->name = pr->group = p->name;
 	pr->statename = "RUNNING";
 	(void)h;
