@@ -102,7 +102,7 @@ demo: raptor
 	@bash tests/demo.sh
 
 demo-down:
-	@bash tests/sandbox/sandbox.sh down $${RAPTOR_DEMO_DIR:-/tmp/raptor-demo}/fleet; rm -rf $${RAPTOR_DEMO_DIR:-/tmp/raptor-demo}
+	@bash tests/sandbox/nginx.sh down /tmp/raptor-demo/nginx; bash tests/sandbox/sandbox.sh down /tmp/raptor-demo/fleet; rm -rf /tmp/raptor-demo
 
 build/plain/bench_planner: tests/bench/bench_planner.c $(PLAIN_LIB) | build/plain
 	$(call say,LINK,$@)$(CC) $(CPPFLAGS) $(CFLAGS) $(PKG_CFLAGS) -o $@ $< $(PLAIN_LIB) $(PKG_LIBS)

@@ -307,8 +307,9 @@ static void start_wave(struct run *r, struct job **wave, size_t n)
 				fail_job(r, j, e);
 			} else {
 				j->st = JOB_STARTING;
-				progress(r, "start %s on %s port %d: ok (%.1fs)", j->a->program,
-					 j->a->host, j->a->port, b->seconds);
+				progress(r, "start %s on %s %s %d: ok (%.1fs)", j->a->program,
+					 j->a->host, j->a->port ? "port" : "slot",
+					 j->a->port ? j->a->port : j->a->slot, b->seconds);
 			}
 		}
 	}
@@ -534,6 +535,11 @@ static void route(struct run *r)
 		vec_release(&ups);
 		error_release(&err);
 	}
+	for (size_t i = 0; drain && i < r->p->actions.n; i++)
+		if (r->p->actions.v[i].op == PLAN_STOP && r->p->actions.v[i].port)
+			goto wait;
+	return; /* nothing leaves a pool: nothing to drain */
+wait:
 	if (drain) {
 		struct timespec ts = {(time_t)(drain / 1000), (long)(drain % 1000) * 1000000L};
 
