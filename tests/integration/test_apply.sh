@@ -21,7 +21,7 @@ settings:
   timeouts: { connect: 1s, request: 5s }
   ports: { first: 5000, last: 5099 }
 squads:
-  web:
+  ${SQUAD:-web}:
     hosts: [127.0.0.2, 127.0.0.3, 127.0.0.4]
 balancers:
   edge:
@@ -33,9 +33,9 @@ balancers:
 swarms:
   - app: $1
     version: "$2"
-    config: test
-    proc: web
-    squad: web
+    config: ${CONFIG:-test}
+    proc: ${PROC:-web}
+    squad: ${SQUAD:-web}
     size: $3
     command: /usr/bin/python3 -u $SCRATCH/apps/hello.py --port \${PORT}
     routing: { balancer: edge, pool: hello }
@@ -123,6 +123,33 @@ run curl -s --max-time 5 "http://127.0.0.1:$port/"
 expect_in "nginx serves the renamed app" "$out" "app=greeter"
 run "$RAPTOR" status desired --state-dir state
 expect_in "the unmanaged program is untouched" "$out" "RUNNING    bystander"
+
+# rename proc, rename config, move the squad: each leaves only the new identity, serving
+identity_names() { # the distinct app/config/proc@squad of the managed programs
+	"$RAPTOR" status desired --state-dir state --json | python3 -c '
+import json, sys
+doc = json.load(sys.stdin)
+print(" ".join(sorted({p["swarm"] for h in doc["hosts"] for p in h["programs"] if p["managed"]})))'
+}
+for change in "PROC=www" "CONFIG=prod" "SQUAD=front"; do
+	export "${change?}"
+	desired greeter 1.0 2
+	run "$RAPTOR" apply desired --state-dir state --yes
+	expect_in "$change converges" "$out" "Converged."
+	want="greeter/${CONFIG:-test}/${PROC:-web}@${SQUAD:-web}"
+	[ "$(identity_names)" = "$want" ] && pass "$change: only $want is left" ||
+		fail "$change: identities left" "$(identity_names)"
+	run curl -s --max-time 5 "http://127.0.0.1:$port/"
+	expect_in "$change: nginx serves it" "$out" "proc=${PROC:-web}"
+done
+unset PROC CONFIG SQUAD
+# three identity fields at once is no rename: the old swarm vanishes, and the guard says so
+desired greeter 1.0 2
+run "$RAPTOR" apply desired --state-dir state --yes
+expect_rc "the mass-stop guard refuses a vanished swarm" 1
+expect_in "the guard says what would go" "$err" "2 of 2 managed instances would stop because their swarms vanished"
+run "$RAPTOR" apply desired --state-dir state --yes --allow-mass-stop
+expect_in "--allow-mass-stop applies it" "$out" "Converged."
 
 # kill -9 in the middle of an apply, then a rerun converges: no duplicate, no lost instance
 desired greeter 2.0 3
