@@ -506,6 +506,28 @@ static void route(struct run *r)
 			u->n = nodes[nn].n;
 			nn++;
 		}
+		/* a pool file no swarm routes to any more (and no instance says it is
+		 * in) is removed: include_dir is raptor's */
+		{
+			char **names = NULL;
+			size_t nnames = 0;
+
+			if (balancer_list_pools(bal, &names, &nnames, &err) == 0) {
+				for (size_t k = 0; k < nnames; k++) {
+					bool known = false;
+
+					for (size_t q = 0; q < ups.n && !known; q++)
+						known = !strcmp(ups.v[q].pool, names[k]);
+					if (!known) {
+						struct pool_update *u = vec_add(&ups);
+
+						u->pool = arena_strdup(&r->mem, names[k]);
+					}
+				}
+				balancer_free_list(names, nnames);
+			}
+			buf_reset(&err.msg);
+		}
 		if (ups.n && balancer_apply(bal, ups.v, ups.n, &changed, &err) < 0) {
 			/* the old files are back: the swarms routed here failed */
 			for (size_t i = 0; i < r->d->swarms.n; i++) {

@@ -209,5 +209,12 @@ expect_in "size 0 converges" "$out" "Converged."
 [ "$(managed_count greeter)" = 0 ] && pass "size 0 leaves no instance" || fail "size 0 count"
 [ ! -e "$ngx/raptor.d/hello.conf" ] && pass "size 0 removes the pool file" || fail "the pool file stays"
 
+# a pool file that nothing routes to any more is swept
+desired greeter 1.0 1
+printf 'upstream leftover {\n    server 127.0.0.9:9;\n}\n' >"$ngx/raptor.d/leftover.conf"
+run "$RAPTOR" apply desired --state-dir state --yes
+expect_in "a deploy next to a stray pool file converges" "$out" "Converged."
+[ ! -e "$ngx/raptor.d/leftover.conf" ] && pass "the stray pool file is removed" || fail "the stray pool file stays"
+
 bash "$NGINX" down "$ngx" >/dev/null 2>&1
 bash "$SANDBOX" down "$fleet" >/dev/null 2>&1
