@@ -148,6 +148,7 @@ int cmd_apply(struct cli_opts *o)
 	}
 	if (load_desired(&d, &src, o, "apply") < 0)
 		goto cleanup;
+	desired_releases(&d);
 	if (state_lock(&lock, o->state_dir, &err) < 0) {
 		fprintf(stderr, "raptor apply: %s\n", error_msg(&err));
 		goto cleanup;

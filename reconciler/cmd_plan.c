@@ -58,6 +58,7 @@ int cmd_plan(struct cli_opts *o)
 	live_init(&live);
 	if (load_desired(&d, &src, o, "plan") < 0 || gather_live(&live, &d, o, "plan") < 0)
 		goto cleanup;
+	desired_releases(&d);
 	plan_build(&plan, &d, &live);
 	if (o->json || o->out)
 		doc = render_plan_json(&plan, &live, &src);

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "release.h"
 #include "strmap.h"
 #include "units.h"
 #include "banned.h"
@@ -72,6 +73,12 @@ const struct swarm *desired_has(const struct desired *d, const char *identity)
 	return d->swarms.n ? bsearch(identity, d->swarms.v, d->swarms.n, sizeof(*d->swarms.v),
 				     swarm_key_cmp)
 			   : NULL;
+}
+
+void desired_releases(struct desired *d)
+{
+	for (size_t i = 0; i < d->swarms.n; i++)
+		release_hash(d->swarms.v[i].release, &d->swarms.v[i]);
 }
 
 void desired_count(const struct desired *d, struct desired_counts *out)

@@ -129,7 +129,7 @@ struct swarm {
 	struct health health;
 	struct rollout rollout;
 	char *identity;	 /* app/config/proc@squad */
-	char release[9]; /* release_hash(), set by the semantic pass */
+	char release[9]; /* release_hash(), once desired_releases() ran; "" before */
 	struct pos pos, squad_pos, command_pos, port_pos;
 };
 
@@ -143,6 +143,11 @@ struct desired {
 	size_t files; /* how many YAML files were read */
 	struct arena mem;
 };
+
+/* Fills every swarm's release hash: the commands that plan call it once
+ * after loading (validate has no use for it, and it is most of the cost of
+ * a large desired state after parsing). */
+void desired_releases(struct desired *d);
 
 /* Counts for the one-line summary of `validate`. */
 struct desired_counts {

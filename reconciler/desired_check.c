@@ -11,7 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "release.h"
 #include "strmap.h"
 #include "suggest.h"
 #include "banned.h"
@@ -245,7 +244,6 @@ static void check_swarms(struct desired *d, struct diags *diags)
 				s->identity, first->file, first->line, first->col);
 		}
 		check_swarm(d, s, diags);
-		release_hash(s->release, s);
 	}
 }
 

@@ -20,6 +20,7 @@
 
 #include "buf.h"
 #include "progname.h"
+#include "release.h"
 #include "strmap.h"
 #include "banned.h"
 
@@ -654,7 +655,15 @@ static void plan_swarm(struct ctx *c, const struct swarm *s)
 
 	if (!w.q)
 		return;
-	w.release = s->release;
+	if (s->release[0]) {
+		w.release = s->release;
+	} else {
+		/* not filled by desired_releases(): hash it here */
+		char *rel = arena_alloc(&c->p->mem, RELEASE_HEX + 1);
+
+		release_hash(rel, s);
+		w.release = rel;
+	}
 	{
 		const struct squad_hosts *sh = squad_hosts_of(c, w.q);
 

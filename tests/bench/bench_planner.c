@@ -190,6 +190,8 @@ int main(void)
 	gen_yaml(&y2, 1);
 	if (load(&steady, &y1) < 0 || load(&bumped, &y2) < 0)
 		return 2;
+	desired_releases(&steady);
+	desired_releases(&bumped);
 	live_init(&live);
 	gen_live(&live, &steady);
 	for (size_t i = 0; i < live.hosts.n; i++)

@@ -253,7 +253,9 @@ def render(walls_ms, rss_mb, runs, info, floor_mb, prof=None):
 
 
 def update_results(path, section_text):
-    """Replace (or append) our section in path, keeping the preamble and every other `## ` section."""
+    """Replace (or append) the section that section_text heads (its first `## ` line) in path,
+    keeping the preamble and every other `## ` section."""
+    heading = section_text.lstrip("\n").splitlines()[0].rstrip()
     try:
         with open(path, encoding="utf-8") as f:
             old = f.read()
@@ -276,7 +278,7 @@ def update_results(path, section_text):
     parts = [body(preamble)] if body(preamble) else [TITLE]
     replaced = False
     for sec in sections:
-        if sec[0].rstrip("\n").rstrip() == SECTION:
+        if sec[0].rstrip("\n").rstrip() == heading:
             if not replaced:
                 parts.append(section_text.strip("\n"))
                 replaced = True
