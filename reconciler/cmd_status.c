@@ -17,6 +17,7 @@
 int cmd_status(struct cli_opts *o)
 {
 	struct status_view view = {0};
+	struct plan plan = {0};
 	struct source src;
 	struct desired d;
 	struct live live;
@@ -25,7 +26,10 @@ int cmd_status(struct cli_opts *o)
 	live_init(&live);
 	if (load_desired(&d, &src, o, "status") < 0 || gather_live(&live, &d, o, "status") < 0)
 		goto cleanup;
-	status_view_build(&view, &live);
+	/* the planner's view gives each managed program its class */
+	desired_releases(&d);
+	plan_build(&plan, &d, &live);
+	status_view_build(&view, &live, &plan);
 	if (o->json)
 		render_status_json(stdout, &view, &src);
 	else
@@ -33,6 +37,7 @@ int cmd_status(struct cli_opts *o)
 	rc = live_unreachable(&live) ? STATUS_SOME_UNREACHABLE : 0;
 cleanup:
 	status_view_release(&view);
+	plan_release(&plan);
 	live_release(&live);
 	desired_release(&d);
 	source_release(&src);

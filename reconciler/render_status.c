@@ -51,6 +51,8 @@ static void host_text(FILE *f, const struct status_host *sh)
 			fprintf(f, "  %s", p->swarm);
 		if (p->port)
 			fprintf(f, "  port %d", p->port);
+		if (p->managed && p->klass)
+			fprintf(f, "  (%s)", p->klass);
 		fputc('\n', f);
 	}
 }

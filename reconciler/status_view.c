@@ -7,6 +7,7 @@
 #include "buf.h"
 #include "desired.h"
 #include "progname.h"
+#include "strmap.h"
 #include "banned.h"
 
 static int meta_port(const struct live_program *p)
@@ -94,13 +95,36 @@ static void build_host(struct arena *a, struct status_host *sh, const struct liv
 	}
 }
 
-void status_view_build(struct status_view *v, const struct live *l)
+void status_view_build(struct status_view *v, const struct live *l, const struct plan *p)
 {
+	struct strmap classes = STRMAP_INIT; /* "host\nprogram" -> class text */
+	struct buf key = BUF_INIT;
+
 	memset(v, 0, sizeof(*v));
+	for (size_t i = 0; p && i < p->entries.n; i++) {
+		const struct plan_entry *e = &p->entries.v[i];
+
+		buf_reset(&key);
+		buf_printf(&key, "%s\n%s", e->host, e->program);
+		strmap_put(&classes, arena_strndup(&v->mem, key.ptr, key.len),
+			   (void *)plan_class_text(e->klass));
+	}
 	v->hosts = arena_alloc(&v->mem, l->hosts.n * sizeof(*v->hosts));
 	v->nhosts = l->hosts.n;
-	for (size_t i = 0; i < l->hosts.n; i++)
-		build_host(&v->mem, &v->hosts[i], &l->hosts.v[i]);
+	for (size_t i = 0; i < l->hosts.n; i++) {
+		struct status_host *sh = &v->hosts[i];
+
+		build_host(&v->mem, sh, &l->hosts.v[i]);
+		for (size_t j = 0; j < sh->nprograms; j++) {
+			if (!sh->programs[j].managed)
+				continue;
+			buf_reset(&key);
+			buf_printf(&key, "%s\n%s", l->hosts.v[i].name, sh->programs[j].name);
+			sh->programs[j].klass = strmap_get(&classes, key.ptr);
+		}
+	}
+	strmap_release(&classes);
+	buf_release(&key);
 }
 
 void status_view_release(struct status_view *v)

@@ -12,13 +12,14 @@
 
 #include "arena.h"
 #include "live.h"
+#include "planner.h"
 #include "source.h"
 
 struct status_program {
 	const char *name, *state;
 	bool managed;
 	const char *swarm; /* app/config/proc@squad, or NULL where unknown */
-	const char *klass; /* "unmanaged", or NULL until the planner classifies */
+	const char *klass; /* current, stale, excess, orphan, unmanaged; NULL if not classified */
 	int port;	   /* 0: none known */
 	int pid;
 };
@@ -35,7 +36,9 @@ struct status_view {
 	struct arena mem;
 };
 
-void status_view_build(struct status_view *v, const struct live *l);
+/* `p` (may be NULL) is the plan made from the same live state: its entries
+ * give each managed program its class. */
+void status_view_build(struct status_view *v, const struct live *l, const struct plan *p);
 void status_view_release(struct status_view *v);
 
 void render_status_text(FILE *f, const struct status_view *v);

@@ -46,7 +46,7 @@ sleep 1
 run "$RAPTOR" status desired --state-dir state
 expect_rc "status with a host lacking the plugin exits 3" 3
 expect_in "squads are headed" "$out" "squad web"
-expect_in "the managed program" "$out" "$managed  managed    hello/test/web@web  port 5001"
+expect_in "the managed program, classed by the planner" "$out" "$managed  managed    hello/test/web@web  port 5001  (stale)"
 expect_in "the unmanaged program with its port" "$out" "legacy-2.1-prod-0badf00d-web-7001  unmanaged  port 7001"
 expect_in "the host without the plugin" "$out" "127.0.0.4  UNREACHABLE  the raptor plugin is not installed on this host"
 expect_in "the other hosts are still listed" "$out" "127.0.0.5  up, 0 programs"
@@ -67,7 +67,7 @@ PY
 	"[('127.0.0.5', 'batch', True), ('127.0.0.2', 'web', True), ('127.0.0.3', 'web', True), ('127.0.0.4', 'web', False)]" ] &&
 	pass "json hosts, squad by squad" || fail "json hosts" "$(run_json '[(h["name"], h["reachable"]) for h in doc["hosts"]]')"
 [ "$(run_json '[(p["managed"], p["swarm"], p["class"], p["port"], p["state"]) for p in H("127.0.0.2")["programs"]]')" = \
-	"[(True, 'hello/test/web@web', None, 5001, 'RUNNING')]" ] && pass "json managed program" ||
+	"[(True, 'hello/test/web@web', 'stale', 5001, 'RUNNING')]" ] && pass "json managed program" ||
 	fail "json managed program" "$(run_json 'H("127.0.0.2")["programs"]')"
 [ "$(run_json '[(p["managed"], p["class"], p["port"]) for p in H("127.0.0.3")["programs"]]')" = \
 	"[(False, 'unmanaged', 7001)]" ] && pass "json unmanaged program" || fail "json unmanaged program"

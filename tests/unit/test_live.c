@@ -180,7 +180,7 @@ static void test_status_view(void **state)
 						.programs = programs,
 						.nprograms = 2};
 	*vec_add(&l.hosts) = (struct live_host){.name = "web2", .error = "connection refused"};
-	status_view_build(&v, &l);
+	status_view_build(&v, &l, NULL);
 	assert_int_equal(v.nhosts, 2);
 	h = &v.hosts[0];
 	assert_int_equal(h->nprograms, 4);
