@@ -35,7 +35,7 @@ PLAIN_TESTS := $(patsubst tests/unit/%.c,build/plain/tests/%,$(UNIT_SRCS))
 ASAN_TESTS := $(patsubst tests/unit/%.c,build/asan/tests/%,$(UNIT_SRCS))
 
 DEBS := build-essential pkg-config libyaml-dev libgit2-dev libcurl4-openssl-dev libxml2-dev \
-	libjansson-dev libcmocka-dev supervisor nginx-light python3 git
+	libjansson-dev libcmocka-dev supervisor nginx-light python3 git curl
 
 .PHONY: all deps check unit unit-asan integration demo demo-down bench format clean
 .DELETE_ON_ERROR:
