@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "xalloc.h"
+#include "fileio.h"
 #include "banned.h"
 
 #define POOL_NAME_MAX	  200
@@ -523,65 +524,6 @@ static int read_old(struct touched *t, struct error *err)
 	return 0;
 }
 
-/* Writes `content` to `path` by way of a temporary file beside it. */
-static int write_atomic(const char *dir, const char *pool, const char *path,
-			const struct buf *content, mode_t mode, struct error *err)
-{
-	struct buf tmp = BUF_INIT;
-	const char *p = buf_cstr(content);
-	size_t left = content->len;
-	int fd;
-
-	join(&tmp, dir, ".raptor-");
-	buf_printf(&tmp, "%s.XXXXXX", pool);
-	fd = mkstemp(tmp.ptr);
-	if (fd < 0) {
-		error_set(err, "creating a temporary file in %s: %s", dir, strerror(errno));
-		buf_release(&tmp);
-		return -1;
-	}
-	cloexec(fd);
-	if (fchmod(fd, mode) < 0)
-		goto fail;
-	while (left) {
-		ssize_t r = write(fd, p, left);
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0)
-			goto fail;
-		p += r;
-		left -= (size_t)r;
-	}
-	if (fsync(fd) < 0)
-		goto fail;
-	if (close(fd) < 0) {
-		fd = -1;
-		goto fail;
-	}
-	fd = -1;
-	if (rename(tmp.ptr, path) < 0)
-		goto fail;
-	buf_release(&tmp);
-	return 0;
-fail:
-	error_set(err, "writing %s: %s", path, strerror(errno));
-	close_quietly(fd);
-	unlink(tmp.ptr);
-	buf_release(&tmp);
-	return -1;
-}
-
-static void sync_dir(const char *dir)
-{
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-
-	if (fd >= 0) {
-		fsync(fd);
-		close(fd);
-	}
-}
-
 static int put_new(const char *dir, struct touched *t, struct error *err)
 {
 	if (t->remove) {
@@ -589,7 +531,8 @@ static int put_new(const char *dir, struct touched *t, struct error *err)
 			return error_set(err, "removing %s: %s", t->path.ptr, strerror(errno));
 		return 0;
 	}
-	return write_atomic(dir, t->pool, t->path.ptr, &t->fresh, t->existed ? t->mode : 0644, err);
+	(void)dir;
+	return file_write_atomic(t->path.ptr, buf_cstr(&t->fresh), t->fresh.len, 0644, err);
 }
 
 /* Puts the first k touched files back as they were, last first; problems
@@ -603,7 +546,8 @@ static void restore(const char *dir, struct touched *t, size_t k, struct error *
 		int rc;
 
 		if (t[i].existed) {
-			rc = write_atomic(dir, t[i].pool, t[i].path.ptr, &t[i].old, t[i].mode, &e);
+			rc = file_write_atomic(t[i].path.ptr, buf_cstr(&t[i].old), t[i].old.len,
+					       t[i].mode, &e);
 		} else {
 			rc = unlink(t[i].path.ptr) < 0 && errno != ENOENT
 				     ? error_set(&e, "removing %s: %s", t[i].path.ptr,
@@ -616,7 +560,7 @@ static void restore(const char *dir, struct touched *t, size_t k, struct error *
 			bad = 1;
 		}
 	}
-	sync_dir(dir);
+	file_sync_dir(dir);
 	if (bad)
 		buf_puts(&err->msg, "; the pool files are in a mixed state");
 	error_release(&e);
@@ -723,7 +667,7 @@ int balancer_apply(const struct balancer *b, const struct pool_update *updates, 
 			goto out;
 		}
 	}
-	sync_dir(b->include_dir);
+	file_sync_dir(b->include_dir);
 
 	if (balancer_run_command(&b->test, BALANCER_COMMAND_TIMEOUT_MS, &output, &why) < 0) {
 		command_failed(err, "test", &why, &output);

@@ -5,13 +5,12 @@
  * state it was made from, for `raptor apply PLANFILE`. --offline compares two
  * desired states without asking any host (cmd_plan_offline.c).
  */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "commands.h"
+#include "fileio.h"
 #include "plan_offline.h"
 #include "planner.h"
 #include "render_plan.h"
@@ -19,28 +18,23 @@
 
 #define PLAN_CHANGES_PENDING 2
 
-/* Written to a temporary name beside it and renamed, so a reader never sees
- * half a plan. */
+/* Written atomically: a reader (apply PLANFILE) never sees half a plan. */
 static int write_planfile(const char *path, json_t *doc)
 {
-	size_t len = strlen(path) + 32;
-	char *tmp = malloc(len);
+	struct error err = ERROR_INIT;
+	char *text = json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 	int rc = -1;
 
-	snprintf(tmp, len, "%s.tmp.%ld", path, (long)getpid());
-	if (json_dump_file(doc, tmp, JSON_INDENT(2) | JSON_PRESERVE_ORDER) < 0) {
-		fprintf(stderr, "raptor plan: cannot write %s: %s\n", path, strerror(errno));
-		goto cleanup;
+	if (!text) {
+		fprintf(stderr, "raptor plan: cannot encode the plan\n");
+		return -1;
 	}
-	if (rename(tmp, path) < 0) {
-		fprintf(stderr, "raptor plan: cannot write %s: %s\n", path, strerror(errno));
-		goto cleanup;
-	}
-	rc = 0;
-cleanup:
-	if (rc < 0)
-		unlink(tmp);
-	free(tmp);
+	if (file_write_atomic(path, text, strlen(text), 0644, &err) < 0)
+		fprintf(stderr, "raptor plan: %s\n", error_msg(&err));
+	else
+		rc = 0;
+	free(text);
+	error_release(&err);
 	return rc;
 }
 

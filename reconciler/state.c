@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "fileio.h"
 #include "xalloc.h"
 #include "banned.h"
 
@@ -96,88 +97,9 @@ static void iso8601_now(struct buf *b, int with_ms)
 
 /* write(2) until all is written: a regular file may take a write in parts,
  * and a full disk shows as a short write first and ENOSPC after. */
-static int write_all(int fd, const char *p, size_t len)
-{
-	while (len) {
-		ssize_t n = write(fd, p, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -1;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 int state_write_atomic(const char *path, const void *data, size_t len, struct error *err)
 {
-	struct buf dir = BUF_INIT, tmp = BUF_INIT;
-	const char *slash = strrchr(path, '/');
-	const char *base = slash ? slash + 1 : path;
-	mode_t mode = 0640;
-	struct stat st;
-	int fd = -1, dfd = -1, made = 0, rc = -1;
-
-	if (!*base) {
-		error_set(err, "cannot write %s: that names a directory, not a file", path);
-		goto cleanup;
-	}
-	if (!slash)
-		buf_puts(&dir, ".");
-	else if (slash == path)
-		buf_puts(&dir, "/");
-	else
-		buf_add(&dir, path, (size_t)(slash - path));
-	/* an operator who tightened a file's mode keeps it */
-	if (stat(path, &st) == 0 && S_ISREG(st.st_mode))
-		mode = st.st_mode & 07777;
-
-	buf_printf(&tmp, "%s/.%s.XXXXXX", dir.ptr, base);
-	fd = mkstemp(tmp.ptr);
-	if (fd < 0) {
-		error_set(err, "cannot write %s: cannot create a file in %s: %s", path, dir.ptr,
-			  strerror(errno));
-		goto cleanup;
-	}
-	made = 1;
-	fcntl(fd, F_SETFD, FD_CLOEXEC);
-	if (fchmod(fd, mode) < 0 || write_all(fd, data, len) < 0 || fsync(fd) < 0) {
-		error_set(err, "cannot write %s: %s", path, strerror(errno));
-		goto cleanup;
-	}
-	/* close can be where a network filesystem reports the failed write */
-	if (close(fd) < 0) {
-		fd = -1;
-		error_set(err, "cannot write %s: %s", path, strerror(errno));
-		goto cleanup;
-	}
-	fd = -1;
-	if (rename(tmp.ptr, path) < 0) {
-		error_set(err, "cannot replace %s: %s", path, strerror(errno));
-		goto cleanup;
-	}
-	made = 0;
-	/* Without this the rename itself may not survive a power cut. A
-	 * filesystem that cannot fsync a directory says EINVAL: nothing to do. */
-	dfd = open(dir.ptr, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd < 0 || (fsync(dfd) < 0 && errno != EINVAL)) {
-		error_set(err, "wrote %s, but cannot make its directory %s durable: %s", path,
-			  dir.ptr, strerror(errno));
-		goto cleanup;
-	}
-	rc = 0;
-cleanup:
-	if (fd >= 0)
-		close(fd);
-	if (dfd >= 0)
-		close(dfd);
-	if (made)
-		unlink(tmp.ptr);
-	buf_release(&tmp);
-	buf_release(&dir);
-	return rc;
+	return file_write_atomic(path, data, len, 0640, err);
 }
 
 /* mkdir -p with mode 0750 for what it creates. */
@@ -299,7 +221,7 @@ int state_lock(struct state_lock *out, const char *dir, struct error *err)
 		   uname(&u) == 0 && u.nodename[0] ? u.nodename : "unknown");
 	iso8601_now(&line, 0);
 	buf_putc(&line, '\n');
-	if (ftruncate(fd, 0) < 0 || write_all(fd, line.ptr, line.len) < 0) {
+	if (ftruncate(fd, 0) < 0 || file_write_all(fd, line.ptr, line.len) < 0) {
 		error_set(err, "cannot write the state lock %s: %s", path.ptr, strerror(errno));
 		goto cleanup;
 	}

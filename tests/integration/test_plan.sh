@@ -85,7 +85,7 @@ printf '%s' "$out" >stdout.json
 	pass "json unmanaged" || fail "json unmanaged"
 [ "$(json_check plan.json 'len(doc["fingerprint"]) == 16 and doc["summary"]["start"] == 2')" = True ] &&
 	pass "the PLANFILE holds the plan and a fingerprint" || fail "the PLANFILE"
-ls plan.json.tmp.* >/dev/null 2>&1 && fail "a temporary plan file was left" || pass "no temporary plan file left"
+ls .plan.json.* >/dev/null 2>&1 && fail "a temporary plan file was left" || pass "no temporary plan file left"
 
 # an unreachable host: its instances are not counted, replacements go elsewhere
 bash "$SANDBOX" stop-host "$fleet" 1 >/dev/null 2>&1

@@ -1,0 +1,19 @@
+/* Atomic file writes, the one way raptor replaces a file; see fileio.c. */
+#ifndef RAPTOR_FILEIO_H
+#define RAPTOR_FILEIO_H
+
+#include <stddef.h>
+
+#include "error.h"
+
+/* Replaces `path` with `data`. An existing file keeps its permission bits;
+ * a new one gets `mode_if_new`. */
+int file_write_atomic(const char *path, const void *data, size_t len, unsigned mode_if_new,
+		      struct error *err);
+/* write(2) until all of it is written (EINTR retried); -1 with errno set. */
+int file_write_all(int fd, const char *p, size_t len);
+/* fsyncs a directory so that renames and unlinks in it survive a power cut;
+ * -1 (errno set) when it cannot. */
+int file_sync_dir(const char *dir);
+
+#endif
