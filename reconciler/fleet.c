@@ -17,11 +17,6 @@
  * a host sending more is refused before its XML is parsed */
 #define FLEET_MAX_RESPONSE ((size_t)8 << 20)
 
-struct host_query {
-	struct live *live;
-	size_t index;
-};
-
 void fleet_targets_build(fleet_targets *out, const struct desired *d, const char *const *squads,
 			 size_t nsquads, const struct fleet_target *extra, size_t nextra)
 {
@@ -60,28 +55,6 @@ void fleet_opts_from_settings(struct fleet_opts *o, const struct settings *s)
 	o->connect_ms = s->timeouts.connect_ms;
 	o->request_ms = s->timeouts.request_ms;
 	o->concurrency = (size_t)s->concurrency;
-}
-
-/* The multicall every host gets: one round trip for all it has to say. */
-static int build_call(struct buf *out, struct error *err)
-{
-	static const char *const methods[] = {"supervisor.getAllProcessInfo",
-					      "raptor.getAPIVersion", "raptor.listPrograms",
-					      "raptor.listeningPorts"};
-	struct arena a = ARENA_INIT;
-	struct xr_value *calls = xr_array(&a, 4);
-	int rc;
-
-	for (size_t i = 0; i < 4; i++) {
-		struct xr_value *call = xr_struct(&a, 2);
-
-		xr_struct_set(call, 0, &a, "methodName", xr_string(&a, methods[i]));
-		xr_struct_set(call, 1, &a, "params", xr_array(&a, 0));
-		calls->u.array.items[i] = call;
-	}
-	rc = xr_encode_call(out, "system.multicall", &calls, 1, err);
-	arena_release(&a);
-	return rc;
 }
 
 static const char *str_or_empty(struct arena *a, const struct xr_value *st, const char *name)
@@ -191,142 +164,94 @@ static int read_ports(struct live *l, struct live_host *h, const struct xr_value
 }
 
 /* A fault inside the multicall, in words; the plugin's absence gets advice. */
-static int element_fault(const struct xr_value *v, const char *method, struct error *err)
+static int call_fault(const struct fleet_call *c, struct error *err)
 {
-	const char *msg;
-	int code;
-
-	if (!xr_is_fault(v, &code, &msg))
+	if (c->result)
 		return 0;
-	if (code == FAULT_UNKNOWN_METHOD && !strncmp(method, "raptor.", 7))
+	if (c->fault_code == FAULT_UNKNOWN_METHOD && !strncmp(c->method, "raptor.", 7))
 		return error_set(
 			err,
 			"the raptor plugin is not installed on this host (%s is unknown; see contrib/README.md)",
-			method);
-	if (code == FAULT_SHUTDOWN_STATE)
+			c->method);
+	if (c->fault_code == FAULT_SHUTDOWN_STATE)
 		return error_set(err, "supervisord is shutting down");
-	return error_set(err, "%s failed: fault %d: %s", method, code, msg);
+	return error_set(err, "%s failed: fault %d: %s", c->method, c->fault_code,
+			 c->fault ? c->fault : "no answer");
 }
 
-static int decode_host(struct live *l, struct live_host *h, const struct buf *body,
+/* The four calls every host gets, in one round trip: all it has to say. */
+static const char *const query_methods[] = {"supervisor.getAllProcessInfo", "raptor.getAPIVersion",
+					    "raptor.listPrograms", "raptor.listeningPorts"};
+
+static int decode_host(struct live *l, struct live_host *h, const struct fleet_batch *b,
 		       struct error *err)
 {
-	static const char *const methods[] = {"supervisor.getAllProcessInfo",
-					      "raptor.getAPIVersion", "raptor.listPrograms",
-					      "raptor.listeningPorts"};
-	struct xr_response resp;
-	const struct xr_value *const *r;
+	const struct fleet_call *c = b->calls;
 	int64_t api;
-	size_t n;
-	int rc = -1;
 
-	if (xr_parse_response(&resp, body->ptr ? body->ptr : "", body->len, err) < 0)
-		return error_prefix(err, "malformed XML-RPC answer: ");
-	if (resp.fault) {
-		error_set(err, "system.multicall failed: fault %d: %s", resp.fault_code,
-			  resp.fault_string);
-		goto cleanup;
-	}
-	if (xr_as_array(resp.value, "system.multicall", &n, err) < 0)
-		goto cleanup;
-	if (n != 4) {
-		error_set(err, "system.multicall answered %zu results for 4 calls", n);
-		goto cleanup;
-	}
-	r = (const struct xr_value *const *)resp.value->u.array.items;
+	if (b->error)
+		return error_set(err, "%s", b->error);
 	/* the plugin first: without it, nothing here can be told apart */
 	for (size_t i = 1; i < 4; i++)
-		if (element_fault(r[i], methods[i], err) < 0)
-			goto cleanup;
-	if (element_fault(r[0], methods[0], err) < 0)
-		goto cleanup;
-	if (xr_as_int(r[1], "raptor.getAPIVersion", &api, err) < 0)
-		goto cleanup;
-	if (api != RAPTOR_PLUGIN_API) {
-		error_set(
+		if (call_fault(&c[i], err) < 0)
+			return -1;
+	if (call_fault(&c[0], err) < 0 ||
+	    xr_as_int(c[1].result, "raptor.getAPIVersion", &api, err) < 0)
+		return -1;
+	if (api != RAPTOR_PLUGIN_API)
+		return error_set(
 			err,
 			"the raptor plugin here speaks API version %lld; this raptor needs %d (update contrib/supervisor/raptor_rpc.py on the host)",
 			(long long)api, RAPTOR_PLUGIN_API);
-		goto cleanup;
-	}
-	if (read_processes(l, h, r[0], err) < 0 || read_programs(l, h, r[2], err) < 0 ||
-	    read_ports(l, h, r[3], err) < 0)
-		goto cleanup;
-	rc = 0;
-cleanup:
-	xr_response_release(&resp);
-	return rc;
-}
-
-static void on_done(void *ctx, const struct http_result *res)
-{
-	struct host_query *q = ctx;
-	struct live_host *h = &q->live->hosts.v[q->index];
-	struct error err = ERROR_INIT;
-
-	h->seconds = res->seconds;
-	if (res->failed) {
-		h->error = arena_strdup(&q->live->mem, res->error);
-	} else if (decode_host(q->live, h, res->body, &err) < 0) {
-		h->error = arena_strdup(&q->live->mem, error_msg(&err));
-		h->nprocs = h->nprograms = h->nports = 0;
-	} else {
-		h->reachable = true;
-	}
-	error_release(&err);
+	if (read_processes(l, h, c[0].result, err) < 0 ||
+	    read_programs(l, h, c[2].result, err) < 0 || read_ports(l, h, c[3].result, err) < 0)
+		return -1;
+	return 0;
 }
 
 int fleet_query(struct live *out, const struct fleet_target *targets, size_t n,
 		const struct fleet_opts *o, struct error *err)
 {
-	struct buf call = BUF_INIT, userpwd = BUF_INIT;
-	struct host_query *queries = NULL;
-	struct http_multi *m = NULL;
+	struct fleet_batch *batches = calloc(n ? n : 1, sizeof(*batches));
 	int rc = -1;
 
 	live_init(out);
-	if (o->credentials && credentials_load(&userpwd, o->credentials, err) < 0)
+	for (size_t i = 0; i < n; i++) {
+		struct fleet_batch *b = &batches[i];
+
+		b->host = targets[i].name;
+		b->url = targets[i].url;
+		b->calls = arena_alloc(&b->mem, 4 * sizeof(*b->calls));
+		b->ncalls = 4;
+		for (size_t k = 0; k < 4; k++)
+			b->calls[k].method = query_methods[k];
+	}
+	if (fleet_call_run(batches, n, o, err) < 0)
 		goto cleanup;
-	if (build_call(&call, err) < 0)
-		goto cleanup;
-	queries = calloc(n ? n : 1, sizeof(*queries));
-	m = http_multi_new(o->concurrency);
 	for (size_t i = 0; i < n; i++) {
 		struct live_host *h = vec_add(&out->hosts);
-		struct http_endpoint ep = {
-			.url = targets[i].url,
-			.unix_socket = o->unix_socket,
-			.userpwd = o->credentials ? userpwd.ptr : NULL,
-			.ca_file = o->ca_file,
-			.connect_ms = o->connect_ms,
-			.request_ms = o->request_ms,
-			.max_response = FLEET_MAX_RESPONSE,
-		};
+		struct error why = ERROR_INIT;
 
 		h->name = arena_strdup(&out->mem, targets[i].name);
 		h->address = arena_strdup(&out->mem, targets[i].address);
 		h->squad = arena_strdup(&out->mem, targets[i].squad);
 		h->url = arena_strdup(&out->mem, targets[i].url);
-		queries[i].live = out;
-		queries[i].index = i;
-		http_multi_add(m, &ep, call.ptr, call.len, on_done, &queries[i]);
+		h->seconds = batches[i].seconds;
+		if (decode_host(out, h, &batches[i], &why) < 0) {
+			h->error = arena_strdup(&out->mem, error_msg(&why));
+			h->nprocs = h->nprograms = h->nports = 0;
+		} else {
+			h->reachable = true;
+		}
+		error_release(&why);
 	}
-	if (http_multi_run(m, err) < 0)
-		goto cleanup;
 	rc = 0;
 cleanup:
-	http_multi_free(m);
-	free(queries);
-	if (userpwd.ptr)
-		explicit_bzero(userpwd.ptr, userpwd.len);
-	buf_release(&userpwd);
-	buf_release(&call);
+	for (size_t i = 0; i < n; i++)
+		fleet_batch_release(&batches[i]);
+	free(batches);
 	return rc;
 }
-
-struct batch_query {
-	struct fleet_batch *b;
-};
 
 static void on_batch_done(void *ctx, const struct http_result *res)
 {
@@ -346,15 +271,19 @@ static void on_batch_done(void *ctx, const struct http_result *res)
 		goto cleanup;
 	}
 	if (b->resp.fault) {
-		b->error = arena_strdup(&b->mem,
-					b->resp.fault_string ? b->resp.fault_string : "fault");
+		error_set(&err, "system.multicall failed: fault %d: %s", b->resp.fault_code,
+			  b->resp.fault_string ? b->resp.fault_string : "");
+		b->error = arena_strdup(&b->mem, error_msg(&err));
 		goto cleanup;
 	}
-	if (xr_as_array(b->resp.value, "system.multicall", &n, &err) < 0 || n != b->ncalls) {
-		b->error = arena_strdup(
-			&b->mem, n != b->ncalls
-					 ? "system.multicall answered the wrong number of results"
-					 : error_msg(&err));
+	if (xr_as_array(b->resp.value, "system.multicall", &n, &err) < 0) {
+		b->error = arena_strdup(&b->mem, error_msg(&err));
+		goto cleanup;
+	}
+	if (n != b->ncalls) {
+		error_set(&err, "system.multicall answered %zu results for %zu calls", n,
+			  b->ncalls);
+		b->error = arena_strdup(&b->mem, error_msg(&err));
 		goto cleanup;
 	}
 	for (size_t i = 0; i < n; i++) {

@@ -37,7 +37,11 @@ static void swarm_header(FILE *f, const char *identity, const struct desired *d)
 	if (s) {
 		char rel[RELEASE_HEX + 1];
 
-		release_hash(rel, s);
+		/* the commands that plan filled it; hash only when they did not */
+		if (s->release[0])
+			memcpy(rel, s->release, sizeof(rel));
+		else
+			release_hash(rel, s);
 		fprintf(f, "%s%s%s  (release %s, version %s, size %d)\n", term_color(f, TERM_BOLD),
 			identity, term_color(f, TERM_RESET), rel, s->version, s->size);
 	} else {
