@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "progname.h"
 #include "strmap.h"
 #include "suggest.h"
 #include "units.h"
@@ -149,25 +150,15 @@ static int check_charset(struct buf *why, const char *key, const char *s, const 
 	return 0;
 }
 
-static bool ident_char(unsigned char c)
-{
-	return isalnum(c) || c == '_' || c == '.';
-}
-
-static bool version_char(unsigned char c)
-{
-	return ident_char(c) || c == '+';
-}
-
 static int check_ident(struct buf *why, const char *key, const char *s)
 {
-	return check_charset(why, key, s, "a valid identifier", ident_char,
+	return check_charset(why, key, s, "a valid identifier", progname_ident_char,
 			     "use letters, digits, '_' and '.'");
 }
 
 static int check_version(struct buf *why, const char *key, const char *s)
 {
-	return check_charset(why, key, s, "a valid version", version_char,
+	return check_charset(why, key, s, "a valid version", progname_version_char,
 			     "use letters, digits, '_', '.' and '+'");
 }
 

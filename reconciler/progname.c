@@ -8,13 +8,24 @@
 #include "xalloc.h"
 #include "banned.h"
 
+bool progname_ident_char(unsigned char c)
+{
+	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+	       c == '_' || c == '.';
+}
+
+bool progname_version_char(unsigned char c)
+{
+	return progname_ident_char(c) || c == '+';
+}
+
 static bool field_ok(const char *s, size_t n, bool version)
 {
 	if (!n)
 		return false;
 	for (size_t i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)s[i];
-		if (!(isalnum(c) || c == '_' || c == '.' || (version && c == '+')))
+		if (!(version ? progname_version_char(c) : progname_ident_char(c)))
 			return false;
 	}
 	return true;

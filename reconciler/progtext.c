@@ -192,8 +192,7 @@ static int check_ident(struct buf *why, const char *field, const char *s, bool v
 	for (; *p; p++) {
 		unsigned char c = (unsigned char)*p;
 
-		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-		      c == '_' || c == '.' || (version && c == '+'))) {
+		if (!(version ? progname_version_char(c) : progname_ident_char(c))) {
 			buf_printf(why, "%s '", field);
 			buf_add_printable(why, s, strlen(s));
 			buf_printf(why, "' is not %s: it may hold only letters, digits, '_', '.'%s",
