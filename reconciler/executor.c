@@ -13,9 +13,10 @@
 #include "banned.h"
 
 /* supervisor's fault codes (supervisor/xmlrpc.py) that mean "already done" */
-#define FAULT_BAD_NAME	    10
-#define FAULT_NOT_RUNNING   70
-#define FAULT_ALREADY_ADDED 90
+#define FAULT_BAD_NAME	      10
+#define FAULT_ALREADY_STARTED 60
+#define FAULT_NOT_RUNNING     70
+#define FAULT_ALREADY_ADDED   90
 
 enum job_state { JOB_PENDING, JOB_STARTING, JOB_CHECKING, JOB_OK, JOB_FAILED, JOB_SKIPPED };
 
@@ -31,7 +32,8 @@ struct job {
 	struct swarm_run *sw;
 	enum job_state st;
 	uint64_t started_ms, deadline_ms;
-	const char *text; /* the program file */
+	const char *text;	 /* the program file */
+	size_t put, reload, add; /* its calls in the start batch of its host */
 };
 
 struct run {
@@ -208,10 +210,13 @@ static void take_down(struct run *r, const struct plan_action *const *acts, size
 		struct fleet_batch *b = batch_for(r, &bs, acts[i]->host);
 
 		name_call(b, "supervisor.stopProcessGroup", acts[i]->program);
+		if (acts[i]->restart)
+			continue;
 		name_call(b, "supervisor.removeProcessGroup", acts[i]->program);
 		name_call(b, "raptor.deleteProgram", acts[i]->program);
 	}
-	/* calls were added three at a time per action, in action order per host */
+	/* calls were added three at a time per action (one for a restart), in
+	 * action order per host */
 	send_batches(r, &bs);
 	for (size_t i = 0; i < bs.v.n; i++) {
 		struct fleet_batch *b = &bs.v.v[i];
@@ -224,11 +229,11 @@ static void take_down(struct run *r, const struct plan_action *const *acts, size
 			if (strcmp(a->host, b->host))
 				continue;
 			e = call_error(r, &b->calls[k], FAULT_NOT_RUNNING, FAULT_BAD_NAME);
-			if (!e)
+			if (!e && !a->restart)
 				e = call_error(r, &b->calls[k + 1], FAULT_BAD_NAME, FAULT_BAD_NAME);
-			if (!e)
+			if (!e && !a->restart)
 				e = call_error(r, &b->calls[k + 2], 0, 0);
-			k += 3;
+			k += a->restart ? 1 : 3;
 			if (e) {
 				failure(r, "%s %s on %s failed: %s", op, a->program, a->host, e);
 				journal(r, op, a, "failed", e, b->seconds);
@@ -261,53 +266,74 @@ static void start_wave(struct run *r, struct job **wave, size_t n)
 {
 	struct batches bs = {0};
 
+	/* per host: every program file, one reloadConfig (it is slow on a busy
+	 * host), every group added; restarts of stopped programs need none of
+	 * that, just startProcess */
 	for (size_t i = 0; i < n; i++) {
 		struct job *j = wave[i];
 		struct fleet_batch *b = batch_for(r, &bs, j->a->host);
-		struct fleet_call *c = add_call(b, "raptor.putProgram", 2);
+		struct fleet_call *c;
 
+		if (j->a->restart)
+			continue;
+		c = add_call(b, "raptor.putProgram", 2);
 		c->params[0] = xr_string(&b->mem, j->a->program);
 		c->params[1] = xr_string(&b->mem, j->text);
+		j->put = b->ncalls - 1;
 	}
 	for (size_t i = 0; i < bs.v.n; i++) {
 		struct fleet_batch *b = &bs.v.v[i];
+		size_t reload = b->ncalls;
 
-		/* one reloadConfig per host and phase: it is slow on a busy host */
-		add_call(b, "supervisor.reloadConfig", 0);
-		for (size_t k = 0; k < n; k++)
-			if (!strcmp(wave[k]->a->host, b->host))
-				name_call(b, "supervisor.addProcessGroup", wave[k]->a->program);
+		if (b->ncalls)
+			add_call(b, "supervisor.reloadConfig", 0);
+		for (size_t k = 0; k < n; k++) {
+			struct job *j = wave[k];
+
+			if (strcmp(j->a->host, b->host))
+				continue;
+			j->reload = reload;
+			if (j->a->restart) {
+				struct fleet_call *c = add_call(b, "supervisor.startProcess", 2);
+
+				c->params[0] = xr_string(&b->mem, j->a->program);
+				c->params[1] = xr_bool(&b->mem, false);
+			} else {
+				name_call(b, "supervisor.addProcessGroup", j->a->program);
+			}
+			j->add = b->ncalls - 1;
+		}
 	}
 	send_batches(r, &bs);
 	for (size_t i = 0; i < bs.v.n; i++) {
 		struct fleet_batch *b = &bs.v.v[i];
-		size_t nput = 0, k;
-		const char *reload;
 
-		for (k = 0; k < n; k++)
-			nput += !strcmp(wave[k]->a->host, b->host);
-		reload = call_error(r, &b->calls[nput], 0, 0);
-		for (size_t q = 0, put = 0; q < n; q++) {
+		for (size_t q = 0; q < n; q++) {
 			struct job *j = wave[q];
-			const char *e;
+			const char *e = NULL;
 
 			if (strcmp(j->a->host, b->host))
 				continue;
-			e = call_error(r, &b->calls[put], 0, 0);
+			if (!j->a->restart) {
+				e = call_error(r, &b->calls[j->put], 0, 0);
+				if (!e)
+					e = call_error(r, &b->calls[j->reload], 0, 0);
+			}
 			if (!e)
-				e = reload;
-			if (!e)
-				e = call_error(r, &b->calls[nput + 1 + put], FAULT_ALREADY_ADDED,
-					       FAULT_ALREADY_ADDED);
-			put++;
+				e = call_error(r, &b->calls[j->add],
+					       j->a->restart ? FAULT_ALREADY_STARTED
+							     : FAULT_ALREADY_ADDED,
+					       0);
 			j->started_ms = health_now_ms();
 			j->deadline_ms = j->started_ms + j->sw->s->health.timeout_ms;
-			journal(r, "start", j->a, e ? "failed" : "ok", e, b->seconds);
+			journal(r, j->a->restart ? "restart" : "start", j->a, e ? "failed" : "ok",
+				e, b->seconds);
 			if (e) {
 				fail_job(r, j, e);
 			} else {
 				j->st = JOB_STARTING;
-				progress(r, "start %s on %s %s %d: ok (%.1fs)", j->a->program,
+				progress(r, "%s %s on %s %s %d: ok (%.1fs)",
+					 j->a->restart ? "restart" : "start", j->a->program,
 					 j->a->host, j->a->port ? "port" : "slot",
 					 j->a->port ? j->a->port : j->a->slot, b->seconds);
 			}
@@ -423,6 +449,10 @@ static void roll_back(struct run *r, bool healthy_too)
 	for (size_t i = 0; i < r->jobs.n; i++) {
 		struct job *j = &r->jobs.v[i];
 
+		/* a program started again after a stop by hand is no new instance:
+		 * healthy, it stays; failed, it is stopped again, its file kept */
+		if (j->a->restart && j->st == JOB_OK)
+			continue;
 		if (j->st == JOB_FAILED || (healthy_too && j->st == JOB_OK && j->sw->failed)) {
 			vec_push(&acts, j->a);
 			if (j->st == JOB_OK)
@@ -645,7 +675,9 @@ int apply_run(struct apply_result *res, const struct plan *p, const struct desir
 			.created = r.created,
 		};
 		buf_reset(&r.b);
-		if (progtext_render(&r.b, &spec, &err) < 0) {
+		if (a->restart) {
+			/* its program file is on the host already */
+		} else if (progtext_render(&r.b, &spec, &err) < 0) {
 			fail_job(&r, j, error_msg(&err));
 		} else {
 			j->text = arena_strndup(&r.mem, r.b.ptr, r.b.len);

@@ -15,6 +15,18 @@
 #include "arena.h"
 #include "vec.h"
 
+/* supervisord's process states (supervisor/states.py) */
+enum proc_state {
+	PROC_STOPPED = 0,
+	PROC_STARTING = 10,
+	PROC_RUNNING = 20,
+	PROC_BACKOFF = 30,
+	PROC_STOPPING = 40,
+	PROC_EXITED = 100,
+	PROC_FATAL = 200,
+	PROC_UNKNOWN = 1000,
+};
+
 struct live_process {
 	const char *name, *group, *statename, *spawnerr, *description;
 	int state, pid, exitstatus;

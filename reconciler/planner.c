@@ -29,9 +29,11 @@ static const char *const reason_words[REASON_COUNT] = {
 	[REASON_SCALE_UP] = "scale up",
 	[REASON_NEW_RELEASE] = "new release",
 	[REASON_REPLACE_UNREACHABLE] = "replacement for an unreachable host",
+	[REASON_RESTART] = "not running in supervisord (stopped outside raptor): started again",
 	[REASON_SCALE_DOWN] = "scale down",
 	[REASON_STALE_RELEASE] = "stale release",
 	[REASON_NOT_LOADED] = "never loaded by supervisord (an interrupted start)",
+	[REASON_FATAL] = "FATAL in supervisord (it could not start): replaced",
 	[REASON_ORPHAN_APP] = "orphan: app changed",
 	[REASON_ORPHAN_PROC] = "orphan: proc changed",
 	[REASON_ORPHAN_CONFIG] = "orphan: config changed",
@@ -68,7 +70,7 @@ struct inst {
 	const char *app, *config, *proc, *squad, *release, *pool;
 	int port, slot;
 	bool claimed;
-	bool loaded; /* supervisord runs a process for it */
+	const struct live_process *process; /* NULL: supervisord has not loaded it */
 };
 
 struct hstate {
@@ -258,17 +260,18 @@ static void mark_loaded(struct ctx *c, const struct live_host *lh, size_t first)
 		sorted = strcmp(lh->programs[i - 1].name, lh->programs[i].name) < 0;
 	if (!sorted)
 		for (size_t i = 0; i < lh->nprocs; i++)
-			strmap_put(&groups, lh->procs[i].group, (void *)1);
+			strmap_put(&groups, lh->procs[i].group, (void *)&lh->procs[i]);
 	for (size_t i = 0, k = 0; i < lh->nprograms; i++) {
 		const char *name = lh->programs[i].name;
 
 		if (!sorted) {
-			c->insts.v[first + i].loaded = strmap_get(&groups, name) != NULL;
+			c->insts.v[first + i].process = strmap_get(&groups, name);
 			continue;
 		}
 		while (k < lh->nprocs && strcmp(lh->procs[k].group, name) < 0)
 			k++;
-		c->insts.v[first + i].loaded = k < lh->nprocs && !strcmp(lh->procs[k].group, name);
+		c->insts.v[first + i].process =
+			k < lh->nprocs && !strcmp(lh->procs[k].group, name) ? &lh->procs[k] : NULL;
 	}
 	strmap_release(&groups);
 }
@@ -580,6 +583,38 @@ static void start_one(struct ctx *c, struct swarm_work *w, struct hstate *h, int
 	}
 }
 
+/* Drift (DESIGN.md §5, the reconcile loop heals it): a current instance
+ * stopped by hand, or exited for good, is started again where it is, on its
+ * own port, so its pool does not change. One supervisord gave up on (FATAL)
+ * is replaced instead: its port or its host is the likelier culprit. */
+static bool proc_stopped(const struct live_process *p)
+{
+	return p && (p->state == PROC_STOPPED || p->state == PROC_EXITED);
+}
+
+static bool proc_gave_up(const struct live_process *p)
+{
+	return p && (p->state == PROC_FATAL || p->state == PROC_UNKNOWN);
+}
+
+static void restart_one(struct ctx *c, struct swarm_work *w, const struct inst *in)
+{
+	const struct swarm *s = w->s;
+	struct plan_action *a =
+		add_action(c, PLAN_START, REASON_RESTART, s->identity, &c->hosts[in->host]);
+
+	a->program = in->prog->name;
+	a->port = in->port;
+	a->slot = in->slot;
+	a->release = w->release;
+	a->desired = s;
+	a->restart = true;
+	if (s->routed) {
+		a->balancer = s->routing.balancer;
+		a->pool = s->routing.pool;
+	}
+}
+
 /* The pool members a swarm has now, kept as they are when nothing may
  * change for it (on_unreachable: wait, or it cannot be placed). */
 static void keep_pool(struct ctx *c, const struct range *r, struct plan_pool *pool, size_t from)
@@ -629,15 +664,16 @@ static const struct squad_hosts *squad_hosts_of(struct ctx *c, const struct squa
 	return sh;
 }
 
-enum role { ROLE_OUT, ROLE_STALE, ROLE_KEEP, ROLE_EXCESS, ROLE_NOT_LOADED };
+enum role { ROLE_OUT, ROLE_STALE, ROLE_KEEP, ROLE_EXCESS, ROLE_NOT_LOADED, ROLE_FATAL };
 
 /* How an instance is classified when its swarm gets no action at all. */
 static void entry_as_is(struct ctx *c, const struct inst *in, enum role role, const char *swarm)
 {
-	static const enum plan_class klass[] = {CLASS_ORPHAN, CLASS_STALE, CLASS_CURRENT,
-						CLASS_CURRENT, CLASS_STALE};
-	static const enum plan_reason cause[] = {REASON_ORPHAN_HOST_LEFT, REASON_STALE_RELEASE,
-						 REASON_COUNT, REASON_COUNT, REASON_NOT_LOADED};
+	static const enum plan_class klass[] = {CLASS_ORPHAN,  CLASS_STALE, CLASS_CURRENT,
+						CLASS_CURRENT, CLASS_STALE, CLASS_STALE};
+	static const enum plan_reason cause[] = {
+		REASON_ORPHAN_HOST_LEFT, REASON_STALE_RELEASE, REASON_COUNT, REASON_COUNT,
+		REASON_NOT_LOADED,	 REASON_FATAL};
 
 	add_entry(c, &c->hosts[in->host], in->prog->name, klass[role], cause[role], swarm);
 }
@@ -692,8 +728,12 @@ static void plan_swarm(struct ctx *c, const struct swarm *s)
 		at[i] = j;
 		if (j == w.nhosts) {
 			role[i] = ROLE_OUT;
-		} else if (in->release && !strcmp(in->release, w.release) && !in->loaded) {
+		} else if (in->release && !strcmp(in->release, w.release) && !in->process) {
 			role[i] = ROLE_NOT_LOADED; /* replaced, not trusted */
+			stale++;
+		} else if (in->release && !strcmp(in->release, w.release) &&
+			   proc_gave_up(in->process)) {
+			role[i] = ROLE_FATAL; /* a fresh instance, on a fresh port, may do better */
 			stale++;
 		} else if (in->release && !strcmp(in->release, w.release)) {
 			role[i] = ROLE_KEEP;
@@ -750,6 +790,9 @@ static void plan_swarm(struct ctx *c, const struct swarm *s)
 		case ROLE_NOT_LOADED:
 			stop_inst(c, in, CLASS_STALE, REASON_NOT_LOADED, NULL);
 			break;
+		case ROLE_FATAL:
+			stop_inst(c, in, CLASS_STALE, REASON_FATAL, NULL);
+			break;
 		case ROLE_EXCESS:
 			h->load--;
 			stop_inst(c, in, CLASS_EXCESS, REASON_SCALE_DOWN, NULL);
@@ -758,6 +801,8 @@ static void plan_swarm(struct ctx *c, const struct swarm *s)
 			add_entry(c, h, in->prog->name, CLASS_CURRENT, REASON_COUNT, s->identity);
 			if (pool && in->port)
 				vec_push(&pool->after, node(c, h, in->port));
+			if (proc_stopped(in->process))
+				restart_one(c, &w, in);
 			break;
 		}
 	}

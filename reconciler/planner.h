@@ -27,9 +27,11 @@ enum plan_reason {
 	REASON_SCALE_UP,
 	REASON_NEW_RELEASE,
 	REASON_REPLACE_UNREACHABLE,
+	REASON_RESTART,
 	REASON_SCALE_DOWN,
 	REASON_STALE_RELEASE,
 	REASON_NOT_LOADED,
+	REASON_FATAL,
 	REASON_ORPHAN_APP,
 	REASON_ORPHAN_PROC,
 	REASON_ORPHAN_CONFIG,
@@ -54,6 +56,7 @@ struct plan_action {
 	const char *hint;	     /* orphans: the likely rename, in words */
 	const char *renamed_to;	     /* orphans: that swarm's identity, or NULL */
 	const struct swarm *desired; /* starts: what to render */
+	bool restart;		     /* a start of the existing program (drift: stopped by hand) */
 };
 
 struct plan_pool {

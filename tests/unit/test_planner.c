@@ -4,8 +4,9 @@
  * plan must hold — no more, no fewer.
  *
  * Live notation, one string per host: "NAME[ down][ nosquad]: ITEM; ITEM"
- *   M app/config/proc@squad cur|old PORT|sSLOT [pool=balancer/pool | noload]
- *        a managed program (cur: the desired release of that identity)
+ *   M app/config/proc@squad cur|old PORT|sSLOT [pool=balancer/pool | noload | STATE]
+ *        a managed program (cur: the desired release of that identity); STATE
+ *        is its supervisord state when not RUNNING (STOPPED, EXITED, FATAL, …)
  *   U name     an unmanaged process        L port   a listening socket
  * Expected actions, as sorted strings:
  *   "+ host port|sSLOT reason"   "- host port|sSLOT reason[ (hint)]"   "~ balancer/pool"
@@ -195,6 +196,32 @@ static const struct row rows[] = {
 	 {"web1: M hello/prod/web@web cur 5000 noload", "web2:", "web3:"},
 	 {"+ web2 5000 new release",
 	  "- web1 5000 never loaded by supervisord (an interrupted start)"}},
+	{"drift: a current instance stopped by hand is started again where it is",
+	 {SQUAD3 HELLO(3)},
+	 {"web1: M hello/prod/web@web cur 5000 STOPPED", "web2: M hello/prod/web@web cur 5000",
+	  "web3: M hello/prod/web@web cur 5000"},
+	 {"+ web1 5000 not running in supervisord (stopped outside raptor): started again"}},
+	{"drift: an exited worker is started again in its slot",
+	 {SQUAD3 "swarms:\n  - {app: hello, version: '1', config: prod, proc: worker, squad: web,"
+		 " size: 2, port: none, command: /x}\n"},
+	 {"web1: M hello/prod/worker@web cur s1 EXITED", "web2: M hello/prod/worker@web cur s1",
+	  "web3:"},
+	 {"+ web1 s1 not running in supervisord (stopped outside raptor): started again"}},
+	{"drift: a FATAL instance is replaced on a fresh port, then removed",
+	 {SQUAD3 HELLO(3)},
+	 {"web1: M hello/prod/web@web cur 5000 FATAL", "web2: M hello/prod/web@web cur 5000",
+	  "web3: M hello/prod/web@web cur 5000"},
+	 {"+ web1 5001 new release",
+	  "- web1 5000 FATAL in supervisord (it could not start): replaced"}},
+	{"not drift: BACKOFF and STARTING are supervisord's own business",
+	 {SQUAD3 HELLO(3)},
+	 {"web1: M hello/prod/web@web cur 5000 BACKOFF",
+	  "web2: M hello/prod/web@web cur 5000 STARTING", "web3: M hello/prod/web@web cur 5000"},
+	 {NULL}},
+	{"drift: a stopped stale instance is not started, only replaced",
+	 {SQUAD3 HELLO(1)},
+	 {"web1: M hello/prod/web@web old 5000 STOPPED", "web2:", "web3:"},
+	 {"+ web2 5000 new release", "- web1 5000 stale release"}},
 	{"an unidentified managed program is an orphan",
 	 {SQUAD3 HELLO(0)},
 	 {"web1: M ?/?/?@? old 5005", "web2:", "web3:"},
@@ -235,6 +262,12 @@ static void add_meta(struct live *l, struct live_program *p, const char *k, cons
 	p->nmeta++;
 }
 
+static const struct {
+	const char *name;
+	int state;
+} states[] = {{"STOPPED", PROC_STOPPED}, {"EXITED", PROC_EXITED},     {"FATAL", PROC_FATAL},
+	      {"BACKOFF", PROC_BACKOFF}, {"STARTING", PROC_STARTING}, {"UNKNOWN", PROC_UNKNOWN}};
+
 static void add_managed(struct builder *b, struct live_host *h, char *spec, program_vec *progs,
 			process_vec *procs)
 {
@@ -274,6 +307,12 @@ static void add_managed(struct builder *b, struct live_host *h, char *spec, prog
 	}
 	pr->name = pr->group = p->name;
 	pr->statename = "RUNNING";
+	pr->state = PROC_RUNNING;
+	for (size_t i = 0; opt && i < sizeof(states) / sizeof(states[0]); i++)
+		if (!strcmp(opt, states[i].name)) {
+			pr->statename = states[i].name;
+			pr->state = states[i].state;
+		}
 	(void)h;
 }
 
@@ -309,6 +348,7 @@ static void build_live(struct builder *b, const char *const *hosts)
 
 				pr->name = pr->group = arena_strdup(&b->l->mem, next_word(&item));
 				pr->statename = "RUNNING";
+				pr->state = PROC_RUNNING;
 			} else if (!strcmp(kind, "L")) {
 				vec_push(&ports, atoi(next_word(&item)));
 			}
