@@ -20,6 +20,9 @@ enum {
 	OPT_AGAINST,
 	OPT_YES,
 	OPT_ALLOW_MASS_STOP,
+	OPT_EVERY,
+	OPT_ONCE,
+	OPT_METRICS_FILE,
 };
 
 static const struct option long_options[] = {
@@ -37,6 +40,9 @@ static const struct option long_options[] = {
 	{"against", required_argument, NULL, OPT_AGAINST},
 	{"yes", no_argument, NULL, OPT_YES},
 	{"allow-mass-stop", no_argument, NULL, OPT_ALLOW_MASS_STOP},
+	{"every", required_argument, NULL, OPT_EVERY},
+	{"once", no_argument, NULL, OPT_ONCE},
+	{"metrics-file", required_argument, NULL, OPT_METRICS_FILE},
 	{NULL, 0, NULL, 0},
 };
 
@@ -115,6 +121,20 @@ int cli_parse(struct cli_opts *o, const struct command *cmd, int argc, char **ar
 				o->yes = true;
 			else
 				o->allow_mass_stop = true;
+			break;
+		case OPT_EVERY:
+		case OPT_ONCE:
+		case OPT_METRICS_FILE:
+			if (!(cmd->flags & CLI_LOOP))
+				return refuse(cmd, c == OPT_EVERY  ? "--every"
+						   : c == OPT_ONCE ? "--once"
+								   : "--metrics-file");
+			if (c == OPT_EVERY)
+				o->every = optarg;
+			else if (c == OPT_ONCE)
+				o->once = true;
+			else
+				o->metrics_file = optarg;
 			break;
 		case OPT_STATE_DIR:
 			o->state_dir = optarg;

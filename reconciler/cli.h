@@ -16,6 +16,7 @@ enum cli_flags {
 	CLI_JSON = 1 << 1,   /* --json */
 	CLI_PLAN = 1 << 2,   /* --detailed-exitcode --out PLANFILE --offline --against REF */
 	CLI_APPLY = 1 << 3,  /* --yes --allow-mass-stop [PLANFILE] */
+	CLI_LOOP = 1 << 4,   /* --every DURATION --once --metrics-file PATH */
 };
 
 struct cli_opts {
@@ -27,6 +28,8 @@ struct cli_opts {
 	const char *out, *against;
 	bool yes, allow_mass_stop;
 	const char *planfile;
+	const char *every, *metrics_file;
+	bool once;
 };
 
 struct command {

@@ -4,10 +4,12 @@
  * (the desired squads' hosts and the state record's) what it runs.
  */
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "commands.h"
 #include "desired_load.h"
 #include "fleet.h"
+#include "http.h"
 #include "state.h"
 #include "term.h"
 #include "banned.h"
@@ -16,11 +18,26 @@ int load_desired(struct desired *d, struct source *src, const struct cli_opts *o
 {
 	struct error err = ERROR_INIT;
 	struct diags diags;
+	char *mirror = NULL;
 	int rc = -1;
 
 	diags_init(&diags, 0);
 	desired_init(d);
-	if (source_open(src, o->path, o->repo, o->ref, &err) < 0) {
+	if (source_is_remote(o->repo)) {
+		/* a git server: read its mirror in the state directory, and name
+		 * the server (without credentials) wherever the source is named */
+		struct buf shown = BUF_INIT;
+
+		if (source_fetch(&mirror, o->repo, o->state_dir, &err) < 0)
+			source_init(src);
+		if (!mirror || source_open(src, NULL, mirror, o->ref, &err) < 0) {
+			fprintf(stderr, "raptor %s: %s\n", cmd, error_msg(&err));
+			goto cleanup;
+		}
+		http_redact_url(&shown, o->repo);
+		free(src->root);
+		src->root = buf_detach(&shown);
+	} else if (source_open(src, o->path, o->repo, o->ref, &err) < 0) {
 		fprintf(stderr, "raptor %s: %s\n", cmd, error_msg(&err));
 		goto cleanup;
 	}
@@ -41,6 +58,7 @@ int load_desired(struct desired *d, struct source *src, const struct cli_opts *o
 	}
 	rc = 0;
 cleanup:
+	free(mirror);
 	diags_release(&diags);
 	error_release(&err);
 	return rc;

@@ -12,6 +12,7 @@ int cmd_validate(struct cli_opts *o);
 int cmd_status(struct cli_opts *o);
 int cmd_plan(struct cli_opts *o);
 int cmd_apply(struct cli_opts *o);
+int cmd_reconcile(struct cli_opts *o);
 
 /* cmd_common.c: reads the desired state the command line names and checks
  * it, printing every error; 0, or -1 when the command must stop. Release

@@ -95,6 +95,7 @@ static void journal(struct run *r, const char *op, const struct plan_action *a, 
 	};
 	struct error err = ERROR_INIT;
 
+	apply_result_count(r->res, op, result);
 	/* a journal that cannot be written is reported, and the apply goes on:
 	 * the hosts hold the truth, the journal is its history */
 	if (state_journal(r->o->state_dir, &e, &err) < 0)
@@ -738,8 +739,19 @@ int apply_run(struct apply_result *res, const struct plan *p, const struct desir
 	return res->failed_actions || res->failed_swarms ? -1 : 0;
 }
 
+void apply_result_count(struct apply_result *r, const char *op, const char *result)
+{
+	for (size_t i = 0; i < r->counts.n; i++)
+		if (!strcmp(r->counts.v[i].op, op) && !strcmp(r->counts.v[i].result, result)) {
+			r->counts.v[i].n++;
+			return;
+		}
+	*vec_add(&r->counts) = (struct action_count){op, result, 1};
+}
+
 void apply_result_release(struct apply_result *r)
 {
+	vec_release(&r->counts);
 	vec_release(&r->failures);
 	arena_release(&r->mem);
 }

@@ -36,10 +36,17 @@ struct apply_opts {
 	uint64_t poll_ms; /* between looks at a starting process (default 500) */
 };
 
+/* How many actions of one op ended one way (the journal's op and result). */
+struct action_count {
+	const char *op, *result;
+	size_t n;
+};
+
 struct apply_result {
 	size_t started, stopped, routed, failed_actions;
 	size_t failed_swarms;
-	VEC(const char *) failures; /* one line each, in the result's arena */
+	VEC(struct action_count) counts; /* ops and results as journaled */
+	VEC(const char *) failures;	 /* one line each, in the result's arena */
 	struct arena mem;
 };
 
@@ -48,5 +55,7 @@ struct apply_result {
 int apply_run(struct apply_result *res, const struct plan *p, const struct desired *d,
 	      const struct live *l, const struct apply_opts *o);
 void apply_result_release(struct apply_result *r);
+/* Adds one to the count of (op, result); both strings must be static. */
+void apply_result_count(struct apply_result *r, const char *op, const char *result);
 
 #endif

@@ -112,3 +112,31 @@ int file_sync_dir(const char *dir)
 	close(fd);
 	return rc;
 }
+
+int file_mkdirs(const char *dir, const char *what, struct error *err)
+{
+	struct buf p = BUF_INIT;
+	int rc = -1;
+
+	buf_puts(&p, dir);
+	for (size_t i = 1; i <= p.len; i++) {
+		if (i < p.len && p.ptr[i] != '/')
+			continue;
+		p.ptr[i] = '\0';
+		if (mkdir(p.ptr, 0750) < 0 && errno != EEXIST) {
+			if (i == p.len)
+				error_set(err, "cannot create %s %s: %s", what, dir,
+					  strerror(errno));
+			else
+				error_set(err, "cannot create %s for %s %s: %s", p.ptr, what, dir,
+					  strerror(errno));
+			goto cleanup;
+		}
+		if (i < p.len)
+			p.ptr[i] = '/';
+	}
+	rc = 0;
+cleanup:
+	buf_release(&p);
+	return rc;
+}

@@ -15,5 +15,8 @@ int file_write_all(int fd, const char *p, size_t len);
 /* fsyncs a directory so that renames and unlinks in it survive a power cut;
  * -1 (errno set) when it cannot. */
 int file_sync_dir(const char *dir);
+/* mkdir -p, mode 0750 for what it creates; `what` names the directory in
+ * the error ("the state directory"). */
+int file_mkdirs(const char *dir, const char *what, struct error *err);
 
 #endif

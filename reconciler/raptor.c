@@ -61,9 +61,26 @@ static const struct command commands[] = {
 	 "  PLANFILE           apply exactly that plan (from plan --out); refused if the\n"
 	 "                     fleet or the desired state changed since it was made\n\n"
 	 "exit status: 0 converged (or nothing to do), 1 something failed or was refused.\n"},
-	{"reconcile", NULL, CLI_SOURCE,
-	 "[PATH] [--repo REPO [--ref REF]] --every DURATION [--once]",
-	 "Plan and apply in a loop, healing drift.", NULL},
+	{"reconcile", cmd_reconcile, CLI_SOURCE | CLI_LOOP,
+	 "[PATH] [--repo REPO [--ref REF]] --every DURATION [--once] [--metrics-file PATH]",
+	 "Plan and apply in a loop: follow the repository, heal drift.",
+	 "Runs a round of `raptor apply --yes` every DURATION (500ms, 30s, 5m, ...): read the\n"
+	 "desired state afresh (REPO may be a git URL such as https://... or file://...: it is\n"
+	 "fetched into STATE/repos/ first), ask the fleet, plan, apply. A round with nothing\n"
+	 "to do costs one query per host and writes nothing to them. Drift is healed: a\n"
+	 "managed program stopped by hand is started again, one removed by hand is\n"
+	 "recreated, an orphan brought back by hand is torn down; unmanaged programs are\n"
+	 "never touched. The mass-stop guard refuses as in apply, and this loop never\n"
+	 "overrides it. Every round is journaled; a failed round is retried after 1s,\n"
+	 "then 2s, 4s, ... never later than DURATION.\n\n"
+	 "  --every DURATION     the pause between rounds\n"
+	 "  --once               one round, then exit with its status\n"
+	 "  --metrics-file PATH  after each round, write Prometheus metrics there (for\n"
+	 "                       node_exporter's textfile collector: name it *.prom)\n\n"
+	 "signals: SIGTERM or SIGINT end the loop after the round in flight (exit 0);\n"
+	 "SIGHUP starts a round at once.\n\n"
+	 "exit status: 0 stopped by a signal, or --once converged; 1 an error, or --once\n"
+	 "did not converge.\n"},
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))

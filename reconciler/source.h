@@ -57,6 +57,14 @@ int source_read_git_at(struct source *out, const char *repo, const char *ref, co
  * *workdir and path's place below it ("" at the root, else "a/b") to *subdir.
  * Free both after a 0 return; on -1 both are NULL. */
 int source_git_discover(char **workdir, char **subdir, const char *path, struct error *err);
+/* Whether `repo` names a git server (a URL, or git's user@host:path) rather
+ * than a repository on this machine. */
+bool source_is_remote(const char *repo);
+/* Fetches every branch and tag of the repository at `url` into its mirror
+ * under `cache_dir` (created when missing) and sets *local (free it) to the
+ * mirror's path, to read with source_read_git. */
+int source_fetch(char **local, const char *url, const char *cache_dir, struct error *err);
+
 /* The command line's choice: `repo` set means git, else the directory `path`
  * (default "."). `out` needs no init; release it whatever the result. */
 int source_open(struct source *out, const char *path, const char *repo, const char *ref,

@@ -102,35 +102,6 @@ int state_write_atomic(const char *path, const void *data, size_t len, struct er
 	return file_write_atomic(path, data, len, 0640, err);
 }
 
-/* mkdir -p with mode 0750 for what it creates. */
-static int mkdir_parents(const char *dir, struct error *err)
-{
-	struct buf p = BUF_INIT;
-	int rc = -1;
-
-	buf_puts(&p, dir);
-	for (size_t i = 1; i <= p.len; i++) {
-		if (i < p.len && p.ptr[i] != '/')
-			continue;
-		p.ptr[i] = '\0';
-		if (mkdir(p.ptr, 0750) < 0 && errno != EEXIST) {
-			if (i == p.len)
-				error_set(err, "cannot create the state directory %s: %s", dir,
-					  strerror(errno));
-			else
-				error_set(err, "cannot create %s for the state directory %s: %s",
-					  p.ptr, dir, strerror(errno));
-			goto cleanup;
-		}
-		if (i < p.len)
-			p.ptr[i] = '/';
-	}
-	rc = 0;
-cleanup:
-	buf_release(&p);
-	return rc;
-}
-
 /* Splits s in place at spaces into at most `max` words; returns how many
  * there are (max + 1 means "more than max"). */
 static size_t split_words(char *s, char **w, size_t max)
@@ -199,7 +170,7 @@ int state_lock(struct state_lock *out, const char *dir, struct error *err)
 
 	out->fd = -1;
 	out->path = NULL;
-	if (mkdir_parents(dir, err) < 0)
+	if (file_mkdirs(dir, "the state directory", err) < 0)
 		goto cleanup;
 	buf_printf(&path, "%s/lock", dir);
 	fd = open(path.ptr, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0640);
