@@ -21,6 +21,7 @@
 #include "commands.h"
 #include "metrics.h"
 #include "round.h"
+#include "state.h"
 #include "units.h"
 #include "banned.h"
 
@@ -97,6 +98,8 @@ int cmd_reconcile(struct cli_opts *o)
 		fprintf(stderr, "raptor reconcile: --every must be longer than 0\n");
 		return 1;
 	}
+	/* a one-shot round (a timer's) knows what the last one applied */
+	state_last_converged(&m.applied_commit, o->state_dir);
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);

@@ -163,6 +163,9 @@ int round_run(struct round_report *out, struct cli_opts *o, const struct round_o
 	out->outcome = ROUND_ERROR;
 	live_init(&live);
 	if (load_desired(&d, &src, o, ro->cmd) < 0) {
+		/* the commit that was read, when it was the YAML that failed */
+		if (src.commit)
+			out->commit = xstrdup(src.commit);
 		why = "the desired state could not be read";
 		goto cleanup;
 	}

@@ -46,6 +46,7 @@ int source_fetch(char **local, const char *url, const char *cache_dir, struct er
 	char *specs[] = {heads, tags};
 	git_strarray refspecs = {specs, 2};
 	git_fetch_options fo;
+	git_remote_create_options ro;
 	git_repository *repo = NULL;
 	git_remote *remote = NULL;
 	git_buf head = {0};
@@ -71,8 +72,13 @@ int source_fetch(char **local, const char *url, const char *cache_dir, struct er
 		error_set(err, "the mirror %s of %s: %s", dir.ptr, shown.ptr, git_msg());
 		goto cleanup;
 	}
-	/* anonymous: the mirror's config never holds the URL */
-	if (git_remote_create_anonymous(&remote, repo, url) < 0 ||
+	/* anonymous: the mirror's config never holds the URL. url.*.insteadOf
+	 * is not applied: it would be the config of whoever runs raptor, and
+	 * libgit2 1.5 leaks in the regexp it matches that config with. */
+	git_remote_create_options_init(&ro, GIT_REMOTE_CREATE_OPTIONS_VERSION);
+	ro.repository = repo;
+	ro.flags = GIT_REMOTE_CREATE_SKIP_INSTEADOF | GIT_REMOTE_CREATE_SKIP_DEFAULT_FETCHSPEC;
+	if (git_remote_create_with_opts(&remote, url, &ro) < 0 ||
 	    git_remote_connect(remote, GIT_DIRECTION_FETCH, &fo.callbacks, NULL, NULL) < 0) {
 		error_set(err, "cannot fetch %s: %s", shown.ptr, git_msg());
 		goto cleanup;

@@ -467,3 +467,22 @@ int state_last_write(const char *dir, const char *commit, const char *outcome, s
 	buf_release(&now);
 	return rc;
 }
+
+int state_last_converged(char **commit, const char *dir)
+{
+	struct buf path = BUF_INIT;
+	json_t *root;
+	const char *c, *outcome;
+
+	*commit = NULL;
+	buf_printf(&path, "%s/last.json", dir);
+	/* small by construction; a missing or foreign file just means "none" */
+	root = json_load_file(path.ptr, JSON_REJECT_DUPLICATES, NULL);
+	c = json_string_value(json_object_get(root, "commit"));
+	outcome = json_string_value(json_object_get(root, "outcome"));
+	if (c && outcome && !strcmp(outcome, "converged"))
+		*commit = xstrdup(c);
+	json_decref(root);
+	buf_release(&path);
+	return *commit ? 0 : -1;
+}

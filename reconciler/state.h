@@ -79,5 +79,8 @@ int state_hosts_write(const char *dir, const struct state_host *hosts, size_t n,
  * "stopped": N, "failed": N}}. */
 int state_last_write(const char *dir, const char *commit, const char *outcome, size_t started,
 		     size_t stopped, size_t failed, struct error *err);
+/* The commit of DIR/last.json when its outcome is "converged" (free it): 0;
+ * -1 and NULL when there is none. */
+int state_last_converged(char **commit, const char *dir);
 
 #endif
