@@ -243,6 +243,66 @@ wait "$loop"
 rc=$?
 expect_rc "SIGINT ends it cleanly" 0
 
+# --- contrib/systemd: the units verify, and their ExecStart lines run as written ---
+units="$REPO_ROOT/contrib/systemd"
+mkdir -p "$SCRATCH/units"
+for u in raptor-reconcile.service raptor-reconcile.timer raptor-reconciler.service; do
+	sed "s|/usr/local/bin/raptor|$RAPTOR|" "$units/$u" >"$SCRATCH/units/$u"
+done
+if command -v systemd-analyze >/dev/null 2>&1; then
+	run systemd-analyze verify "$SCRATCH/units/raptor-reconcile.service" \
+		"$SCRATCH/units/raptor-reconcile.timer" "$SCRATCH/units/raptor-reconciler.service"
+	expect_rc "systemd-analyze verify: the units" 0
+else
+	echo "  (systemd-analyze not installed: the units' syntax is not verified)"
+fi
+# the example environment file, pointed at this test's repository and state
+sed -e "s|^RAPTOR_REPO=.*|RAPTOR_REPO=$repo_url|" -e "s|^RAPTOR_EVERY=.*|RAPTOR_EVERY=1h|" \
+	-e "s|^RAPTOR_METRICS_FILE=.*|RAPTOR_METRICS_FILE=$SCRATCH/state/unit.prom|" \
+	"$units/raptor.env" >"$SCRATCH/raptor.env"
+# unit_argv UNIT: its ExecStart, one word per line, expanded as systemd does
+# (Environment= first, then EnvironmentFile=; ${X} is one word)
+unit_argv() {
+	python3 - "$SCRATCH/units/$1" "$SCRATCH/raptor.env" "$SCRATCH/state" <<'PY'
+import re, shlex, sys
+unit, envfile, state = sys.argv[1:4]
+env, argv = {}, None
+for line in open(unit):
+    line = line.strip()
+    if line.startswith("Environment="):
+        for kv in shlex.split(line[len("Environment="):]):
+            k, _, v = kv.partition("=")
+            env[k] = v
+    elif line.startswith("ExecStart="):
+        argv = shlex.split(line[len("ExecStart="):])
+for line in open(envfile):
+    line = line.strip()
+    if line and not line.startswith("#"):
+        k, _, v = line.partition("=")
+        env[k] = v
+env["RAPTOR_STATE_DIR"] = state  # StateDirectory= gives /var/lib/raptor; here the test's
+for a in argv:
+    print(re.sub(r"\$\{(\w+)\}", lambda m: env.get(m.group(1), ""), a))
+print("RAPTOR_STATE_DIR=" + env["RAPTOR_STATE_DIR"], file=sys.stderr)
+PY
+}
+mapfile -t argv < <(unit_argv raptor-reconcile.service 2>/dev/null)
+run env RAPTOR_STATE_DIR="$SCRATCH/state" "${argv[@]}"
+expect_rc "the timer's unit: its ExecStart runs a round" 0
+expect_in "the timer's unit: nothing to do" "$out" "Nothing to do"
+expect_in "the timer's unit: metrics where the env file says" "$(cat state/unit.prom 2>/dev/null)" "raptor_last_round_success 1"
+mapfile -t argv < <(unit_argv raptor-reconciler.service 2>/dev/null)
+env RAPTOR_STATE_DIR="$SCRATCH/state" "${argv[@]}" >"$SCRATCH/unit.out" 2>"$SCRATCH/unit.err" &
+loop=$!
+r0=$(journal_rounds)
+wait_for 20 rounds_at_least $((r0 + 1)) && pass "the long-running unit: its first round" || fail "the long-running unit: no round" "$(cat "$SCRATCH/unit.err")"
+kill -HUP "$loop" # its ExecReload
+wait_for 10 rounds_at_least $((r0 + 2)) && pass "the long-running unit: reload is a round now" || fail "reload: no round"
+kill -TERM "$loop" # systemctl stop, KillMode=mixed
+wait "$loop"
+rc=$?
+expect_rc "the long-running unit: stops cleanly" 0
+
 bash "$NGINX" unsite "$ngx" hello >/dev/null 2>&1
 bash "$NGINX" down "$ngx" >/dev/null 2>&1
 bash "$SANDBOX" down "$fleet" >/dev/null 2>&1
