@@ -34,7 +34,7 @@ struct cli_opts {
 
 struct command {
 	const char *name;
-	int (*run)(struct cli_opts *o); /* NULL: not built yet */
+	int (*run)(struct cli_opts *o);
 	unsigned flags;
 	const char *args;    /* the synopsis after the name */
 	const char *summary; /* one line for `raptor --help` */

@@ -4,6 +4,7 @@
  * The same code path serves git hooks and CI, so it never touches a host.
  */
 #include <stdio.h>
+#include <string.h>
 
 #include "commands.h"
 #include "desired_load.h"
@@ -32,7 +33,10 @@ static void print_summary(FILE *f, const struct desired *d, const struct source 
 	for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++)
 		fprintf(f, "%zu %s%s", parts[i].n, parts[i].n == 1 ? parts[i].one : parts[i].many,
 			parts[i].after);
-	if (src->commit)
+	/* a ref that is the commit id itself (as a hook passes it) is not repeated */
+	if (src->commit && src->ref && !strncmp(src->commit, src->ref, strlen(src->ref)))
+		fprintf(f, " at commit %s (%s)", src->commit, src->root);
+	else if (src->commit)
 		fprintf(f, " at commit %s (%s %s)", src->commit, src->root, src->ref);
 	else
 		fprintf(f, " in %s", src->root);

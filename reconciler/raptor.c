@@ -1,8 +1,7 @@
 /*
  * raptor's entry point and its command table, in the manner of git.c: one
  * row per subcommand with its synopsis and help, so `raptor --help`,
- * `raptor help CMD` and dispatch all read the same place. Commands whose
- * row has no function are planned but not built yet, and say so.
+ * `raptor help CMD` and dispatch all read the same place.
  */
 #include <stdio.h>
 #include <string.h>
@@ -100,8 +99,7 @@ static void usage(FILE *f)
 		"raptor keeps a fleet of supervisord hosts in line with a desired state kept in git.\n\n"
 		"commands:\n");
 	for (size_t i = 0; i < NCOMMANDS; i++)
-		fprintf(f, "  %-10s %s%s\n", commands[i].name, commands[i].summary,
-			commands[i].run ? "" : " (not built yet)");
+		fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
 	fprintf(f,
 		"\nraptor help COMMAND shows a command's options; raptor --version its version.\n");
 }
@@ -151,14 +149,7 @@ int main(int argc, char **argv)
 		cli_release(&o);
 		return rc > 0 ? 0 : 1;
 	}
-	if (!cmd->run) {
-		fprintf(stderr,
-			"raptor %s: not built yet; this release has: validate, status, plan, apply\n",
-			cmd->name);
-		rc = 1;
-	} else {
-		rc = cmd->run(&o);
-	}
+	rc = cmd->run(&o);
 	cli_release(&o);
 	return rc;
 }

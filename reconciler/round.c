@@ -200,6 +200,10 @@ int round_run(struct round_report *out, struct cli_opts *o, const struct round_o
 		fprintf(stderr,
 			"raptor %s: %zu swarm%s cannot be planned (see the notes); the others are applied\n",
 			ro->cmd, plan.errors, plan.errors == 1 ? "" : "s");
+	if (plan.guard_tripped && o->allow_mass_stop)
+		fprintf(stderr,
+			"raptor %s: the mass-stop guard trips, and --allow-mass-stop overrides it: going ahead\n",
+			ro->cmd);
 	if (plan.guard_tripped && !o->allow_mass_stop) {
 		fprintf(stderr, "raptor %s: refused: %s. If that is what you want, %s.\n", ro->cmd,
 			plan.guard_reason,

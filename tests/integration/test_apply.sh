@@ -150,6 +150,7 @@ expect_rc "the mass-stop guard refuses a vanished swarm" 1
 expect_in "the guard says what would go" "$err" "2 of 2 managed instances would stop because their swarms vanished"
 run "$RAPTOR" apply desired --state-dir state --yes --allow-mass-stop
 expect_in "--allow-mass-stop applies it" "$out" "Converged."
+expect_in "--allow-mass-stop says it overrides the guard" "$err" "the mass-stop guard trips, and --allow-mass-stop overrides it: going ahead"
 
 # kill -9 in the middle of an apply, then a rerun converges: no duplicate, no lost instance
 desired greeter 2.0 3

@@ -164,8 +164,8 @@ run "$RAPTOR" frobnicate
 expect_rc "an unknown command" 1
 expect_in "unknown command message" "$err" "'frobnicate' is not a command"
 run "$RAPTOR" reconcile "$REPO_ROOT/examples/basic"
-expect_rc "a command not built yet" 1
-expect_in "not built message" "$err" "raptor reconcile: not built yet"
+expect_rc "reconcile without --every" 1
+expect_in "reconcile without --every: says what it needs" "$err" "raptor reconcile: give --every DURATION (or --once for one round)"
 run "$RAPTOR" validate --json "$REPO_ROOT/examples/basic"
 expect_rc "an option the command does not take" 1
 expect_in "refused option" "$err" "--json does not apply"
