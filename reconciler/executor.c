@@ -10,6 +10,7 @@
 #include "progtext.h"
 #include "state.h"
 #include "strmap.h"
+#include "xalloc.h"
 #include "banned.h"
 
 /* supervisor's fault codes (supervisor/xmlrpc.py) that mean "already done" */
@@ -34,7 +35,12 @@ struct job {
 	uint64_t started_ms, deadline_ms;
 	const char *text;	 /* the program file */
 	size_t put, reload, add; /* its calls in the start batch of its host */
+	unsigned wave;		 /* the wave that started it (1, 2, ...) */
 };
+
+/* Where each stop action stands: waiting, leaving with this wave (out of the
+ * pools, then stopped), done, or not run because its swarm failed. */
+enum stop_state { STOP_PENDING, STOP_NOW, STOP_DONE };
 
 struct run {
 	const struct plan *p;
@@ -43,7 +49,9 @@ struct run {
 	const struct apply_opts *o;
 	struct apply_result *res;
 	VEC(struct job) jobs;
-	struct strmap swarms; /* identity -> struct swarm_run * */
+	struct strmap swarms;	/* identity -> struct swarm_run * */
+	enum stop_state *stops; /* per plan action; only stop actions use theirs */
+	unsigned wave;
 	struct arena mem;
 	struct buf b;
 	char created[32];
@@ -454,7 +462,10 @@ static void roll_back(struct run *r, bool healthy_too)
 		 * healthy, it stays; failed, it is stopped again, its file kept */
 		if (j->a->restart && j->st == JOB_OK)
 			continue;
-		if (j->st == JOB_FAILED || (healthy_too && j->st == JOB_OK && j->sw->failed)) {
+		/* a healthy instance of an earlier wave already replaced one that
+		 * stopped: it stays, whatever happens to its swarm now */
+		if (j->st == JOB_FAILED ||
+		    (healthy_too && j->st == JOB_OK && j->sw->failed && j->wave == r->wave)) {
 			vec_push(&acts, j->a);
 			if (j->st == JOB_OK)
 				r->res->started--;
@@ -477,7 +488,9 @@ static bool job_ok_at(struct run *r, const char *node, const char *balancer, con
 		buf_reset(&r->b);
 		buf_printf(&r->b, "%s:%d", a->address, a->port);
 		if (!strcmp(r->b.ptr, node))
-			return r->jobs.v[i].st == JOB_OK;
+			/* a restarted program was in the pool: it leaves only if it failed */
+			return a->restart ? r->jobs.v[i].st != JOB_FAILED
+					  : r->jobs.v[i].st == JOB_OK;
 	}
 	return true; /* not a new instance: one that stays */
 }
@@ -498,11 +511,12 @@ static void pool_nodes(struct run *r, const struct plan_pool *pp, node_vec *out)
 	for (size_t i = 0; i < pp->after.n; i++)
 		if (job_ok_at(r, pp->after.v[i], pp->balancer, pp->pool))
 			vec_push(out, pp->after.v[i]);
-	/* what a failed swarm was going to take out of the pool stays in it */
+	/* what is to stop stays in its pool until its turn to leave comes (or
+	 * for good, when the swarm replacing it failed) */
 	for (size_t i = 0; i < r->p->actions.n; i++) {
 		const struct plan_action *a = &r->p->actions.v[i];
 
-		if (a->op != PLAN_STOP || !a->port || !a->pool || stop_goes_ahead(r, a) ||
+		if (a->op != PLAN_STOP || !a->port || !a->pool || r->stops[i] != STOP_PENDING ||
 		    strcmp(a->pool, pp->pool) || strcmp(a->balancer, pp->balancer))
 			continue;
 		buf_reset(&r->b);
@@ -589,7 +603,8 @@ static void route(struct run *r)
 		error_release(&err);
 	}
 	for (size_t i = 0; drain && i < r->p->actions.n; i++)
-		if (r->p->actions.v[i].op == PLAN_STOP && r->p->actions.v[i].port)
+		if (r->p->actions.v[i].op == PLAN_STOP && r->p->actions.v[i].port &&
+		    r->stops[i] == STOP_NOW)
 			goto wait;
 	return; /* nothing leaves a pool: nothing to drain */
 wait:
@@ -605,31 +620,85 @@ wait:
 
 /* ---- 4. stop ---- */
 
-static void stop_phase(struct run *r)
+static bool is_orphan(const struct plan_action *a)
+{
+	return a->reason >= REASON_ORPHAN_APP && a->reason <= REASON_ORPHAN_UNIDENTIFIED;
+}
+
+/* Each healthy new instance of this wave lets one instance it replaces go:
+ * a stale, not-loaded, FATAL or excess one of the same swarm. So a rollout
+ * with max_surge 1 is start one, check it, route it in and the old one out,
+ * stop the old one, and again; never fewer than size healthy. Orphans wait
+ * for the end: they are another identity's, replaced only as a whole. */
+static void pair_stops(struct run *r, struct job **wave, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		const struct job *j = wave[i];
+
+		if (j->st != JOB_OK || j->a->restart)
+			continue;
+		for (size_t k = 0; k < r->p->actions.n; k++) {
+			const struct plan_action *a = &r->p->actions.v[k];
+
+			if (a->op == PLAN_STOP && r->stops[k] == STOP_PENDING && !is_orphan(a) &&
+			    a->swarm && !strcmp(a->swarm, j->a->swarm)) {
+				r->stops[k] = STOP_NOW;
+				break;
+			}
+		}
+	}
+}
+
+/* Stops what is leaving now (out of its pool already), stale and excess
+ * before orphans; a stop whose replacement failed waits for the end, where
+ * it is skipped. */
+static void stop_now(struct run *r)
 {
 	VEC(const struct plan_action *) acts = {0};
 
-	/* stale and excess first, orphans last */
 	for (int orphans = 0; orphans < 2; orphans++) {
 		acts.n = 0;
 		for (size_t i = 0; i < r->p->actions.n; i++) {
 			const struct plan_action *a = &r->p->actions.v[i];
-			bool orphan = a->reason >= REASON_ORPHAN_APP &&
-				      a->reason <= REASON_ORPHAN_UNIDENTIFIED;
 
-			if (a->op != PLAN_STOP || orphan != (bool)orphans)
+			if (a->op != PLAN_STOP || r->stops[i] != STOP_NOW ||
+			    is_orphan(a) != (bool)orphans)
 				continue;
 			if (stop_goes_ahead(r, a)) {
 				vec_push(&acts, a);
+				r->stops[i] = STOP_DONE;
 			} else {
-				progress(r, "stop %s on %s: skipped (its replacement failed)",
-					 a->program, a->host);
-				journal(r, "stop", a, "skipped", "its replacement failed", 0);
+				r->stops[i] = STOP_PENDING;
 			}
 		}
 		take_down(r, acts.v, acts.n, "stop", true);
 	}
 	vec_release(&acts);
+}
+
+/* After the last wave: everything left to stop goes, unless its swarm failed. */
+static void stop_rest(struct run *r)
+{
+	for (size_t i = 0; i < r->p->actions.n; i++) {
+		const struct plan_action *a = &r->p->actions.v[i];
+
+		if (a->op != PLAN_STOP || r->stops[i] != STOP_PENDING)
+			continue;
+		if (stop_goes_ahead(r, a))
+			r->stops[i] = STOP_NOW;
+	}
+}
+
+static void report_skipped(struct run *r)
+{
+	for (size_t i = 0; i < r->p->actions.n; i++) {
+		const struct plan_action *a = &r->p->actions.v[i];
+
+		if (a->op != PLAN_STOP || r->stops[i] != STOP_PENDING)
+			continue;
+		progress(r, "stop %s on %s: skipped (its replacement failed)", a->program, a->host);
+		journal(r, "stop", a, "skipped", "its replacement failed", 0);
+	}
 }
 
 int apply_run(struct apply_result *res, const struct plan *p, const struct desired *d,
@@ -640,6 +709,7 @@ int apply_run(struct apply_result *res, const struct plan *p, const struct desir
 	struct tm tm;
 
 	memset(res, 0, sizeof(*res));
+	r.stops = xcalloc(p->actions.n ? p->actions.n : 1, sizeof(*r.stops));
 	gmtime_r(&now, &tm);
 	strftime(r.created, sizeof(r.created), "%Y-%m-%dT%H:%M:%SZ", &tm);
 	for (size_t i = 0; i < d->swarms.n; i++) {
@@ -717,22 +787,33 @@ int apply_run(struct apply_result *res, const struct plan *p, const struct desir
 			vec_release(&wave);
 			break;
 		}
+		r.wave++;
+		for (size_t i = 0; i < wave.n; i++)
+			wave.v[i]->wave = r.wave;
 		start_wave(&r, wave.v, wave.n);
 		check_wave(&r, wave.v, wave.n);
+		roll_back(&r, false);
+		/* 3 and 4 for what this wave replaces */
+		pair_stops(&r, wave.v, wave.n);
+		route(&r);
+		roll_back(&r, true);
+		stop_now(&r);
 		vec_release(&wave);
 	}
-	roll_back(&r, false);
-	/* 3 */
+	/* 3 and 4 for the rest: excess, orphans, and everything of a plan with
+	 * no starts */
+	r.wave++;
+	stop_rest(&r);
 	route(&r);
-	roll_back(&r, true);
-	/* 4 */
-	stop_phase(&r);
+	stop_now(&r);
+	report_skipped(&r);
 
 	for (size_t i = 0; i < d->swarms.n; i++) {
 		const struct swarm_run *sw = swarm_of(&r, d->swarms.v[i].identity);
 		res->failed_swarms += sw && sw->failed;
 	}
 	vec_release(&r.jobs);
+	free(r.stops);
 	strmap_release(&r.swarms);
 	arena_release(&r.mem);
 	buf_release(&r.b);

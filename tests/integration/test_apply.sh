@@ -217,5 +217,64 @@ run "$RAPTOR" apply desired --state-dir state --yes
 expect_in "a deploy next to a stray pool file converges" "$out" "Converged."
 [ ! -e "$ngx/raptor.d/leftover.conf" ] && pass "the stray pool file is removed" || fail "the stray pool file stays"
 
+# a worker rollout (the runbook's "Deploying Workers", by hand one host at a
+# time): size 3, port none, max_surge 1, an uptest; each new worker RUNNING
+# and through its uptest before an old one stops, and never fewer than 3
+# workers RUNNING while it happens
+workers() { # VERSION
+	cat >>desired/fleet.yaml <<YAML
+  - app: reports
+    version: "$1"
+    config: test
+    proc: work
+    squad: web
+    size: 3
+    port: none
+    command: /usr/bin/python3 -u $SCRATCH/apps/hello.py --worker
+    health:
+      uptest: [[/bin/sh, -c, 'sleep 1; exec "\$0" "\$@"', $SCRATCH/apps/uptest_alive.sh]]
+      timeout: 15s
+    rollout: { max_surge: 1 }
+YAML
+}
+workers_running() { # RUNNING workers over the fleet, from each supervisord
+	local n=0 i
+	for i in 1 2 3; do
+		n=$((n + $(python3 "$REPO_ROOT/tests/integration/xmlrpc_call.py" --timeout 2 \
+			"$(bash "$SANDBOX" url "$fleet" "$i")" supervisor.getAllProcessInfo |
+			python3 -c 'import json,sys; print(sum(1 for p in json.load(sys.stdin) if "-work-" in p["name"] and p["statename"] == "RUNNING"))')))
+	done
+	echo "$n"
+}
+desired greeter 1.0 1
+workers 1.0
+run "$RAPTOR" apply desired --state-dir state --yes
+expect_in "workers: three deployed" "$out" "Applied: 3 started, 0 stopped"
+[ "$(workers_running)" = 3 ] && pass "workers: three RUNNING" || fail "workers: three RUNNING" "$(workers_running)"
+desired greeter 1.0 1
+workers 2.0
+: >"$SCRATCH/samples"
+(while [ ! -e "$SCRATCH/stop-sampling" ]; do workers_running >>"$SCRATCH/samples"; sleep 0.1; done) &
+sampler=$!
+jstart=$(wc -l <state/journal.jsonl)
+run "$RAPTOR" apply desired --state-dir state --yes
+touch "$SCRATCH/stop-sampling"
+wait "$sampler"
+rm -f "$SCRATCH/stop-sampling"
+expect_rc "workers: the rollout" 0
+expect_in "workers: three replaced" "$out" "Applied: 3 started, 3 stopped, 0 balancers reloaded. Converged."
+min=$(sort -n "$SCRATCH/samples" | head -n 1)
+nsamples=$(wc -l <"$SCRATCH/samples")
+[ "$nsamples" -ge 10 ] && [ "$min" -ge 3 ] && pass "workers: at least 3 RUNNING in each of $nsamples samples" ||
+	fail "workers: fewer than 3 RUNNING during the rollout" "min $min over $nsamples samples"
+# the journal, in order, for the workers: start, check, stop, three times
+seq=$(tail -n +"$((jstart + 1))" state/journal.jsonl | python3 -c '
+import json, sys
+ops = [json.loads(l) for l in sys.stdin]
+print(" ".join(e["op"] for e in ops if (e.get("swarm") or "").startswith("reports/")))')
+[ "$seq" = "start check stop start check stop start check stop" ] &&
+	pass "workers: one at a time, each checked before an old one stops" || fail "workers: order" "$seq"
+[ "$(workers_running)" = 3 ] && pass "workers: three RUNNING after" || fail "workers: three after" "$(workers_running)"
+
 bash "$NGINX" down "$ngx" >/dev/null 2>&1
 bash "$SANDBOX" down "$fleet" >/dev/null 2>&1
