@@ -1,19 +1,26 @@
 /*
- * The executor (DESIGN.md §5): a plan made real, make before break.
- *  1. start: new instances in waves of at most max_surge per swarm; per host
- *     one round trip puts every program file, reloads the config once and
- *     adds every group;
+ * The executor (DESIGN.md §5): a plan made real, make before break, in waves.
+ * Each wave, per swarm at most max_surge new instances:
+ *  1. start: per host one round trip puts every program file, reloads the
+ *     config once and adds every group (a program stopped by hand is just
+ *     started again);
  *  2. check: each new instance RUNNING in supervisord, then its health
  *     checks, within the swarm's timeout; FATAL, BACKOFF or an exit fails at
- *     once. A failed instance is stopped and removed; its swarm is failed,
- *     its old instances keep serving and none of its stops run;
- *  3. route: each balancer's pools rewritten to the healthy instances (test,
- *     reload; a failure restores the files and fails the swarms routed
- *     there, whose new instances are then taken back); then the drain time;
- *  4. stop: stale and excess instances, then orphans — each skipped when the
- *     swarm that replaces it failed.
- * Every action is journaled; swarms are independent, so one failing stops
- * neither the others nor their cleanup.
+ *     once. A failed instance is stopped and removed; its swarm is failed:
+ *     no more waves, its old instances keep serving and none of their stops
+ *     run;
+ *  3. route: each healthy new instance takes the place of one instance it
+ *     replaces (stale, excess, not loaded, FATAL) of its swarm: the pools are
+ *     rewritten with the new node in and that one out (test, reload; a
+ *     failure restores the files and fails the swarms routed there, whose
+ *     new instances of this wave are taken back); then the drain time;
+ *  4. stop: the replaced instances.
+ * So max_surge 1 replaces one instance at a time and never leaves fewer than
+ * size healthy. After the last wave, what is left to stop (excess, orphans:
+ * another identity's, replaced as a whole) leaves the pools and stops,
+ * orphans last, unless the swarm replacing it failed. Every action is
+ * journaled; swarms are independent, so one failing stops neither the others
+ * nor their cleanup.
  */
 #ifndef RAPTOR_EXECUTOR_H
 #define RAPTOR_EXECUTOR_H
