@@ -18,7 +18,7 @@
 #include "vec.h"
 #include "xmlrpc.h"
 
-#define RAPTOR_PLUGIN_API 1
+#define RAPTOR_PLUGIN_API 2
 
 struct fleet_target {
 	const char *name, *address, *squad, *url;

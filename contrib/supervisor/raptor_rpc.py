@@ -21,12 +21,17 @@ XML-RPC methods (namespace ``raptor.``):
     putProgram(name, text) -> True   (writes program_dir/NAME.conf atomically)
     deleteProgram(name)    -> True   (a missing file is not an error)
     listeningPorts()       -> [int], TCP ports in LISTEN (/proc/net/tcp, tcp6)
+    retireProgram(name)    -> string (the new path of the file, outside
+                              program_dir, that defines [program:NAME],
+                              renamed to FILE.raptor-retired so that no
+                              [include] pattern reads it again)
 
 Standard library and supervisor only.  supervisord is single-threaded and runs
 these calls inside its main loop, so each one is short and never waits.
 """
 
 import fnmatch
+import glob
 import os
 import platform
 import re
@@ -37,7 +42,7 @@ from supervisor.options import UnhosedConfigParser, expand
 from supervisor.states import SupervisorStates
 from supervisor.xmlrpc import Faults, RPCError, capped_int
 
-API_VERSION = 1
+API_VERSION = 2
 
 # A program name: what raptor generates ({app}-{version}-{config}-{release}-
 # {proc}-{port}) and nothing that could be a path, a hidden or temporary
@@ -46,6 +51,8 @@ NAME_RE = re.compile(r'[A-Za-z0-9_+][A-Za-z0-9_.+-]{0,199}')
 MAX_TEXT_BYTES = 64 * 1024
 META_PREFIX = ';raptor:'
 CONF_SUFFIX = '.conf'
+RETIRED_SUFFIX = '.raptor-retired'
+SECTION_RE = re.compile(r'^\[([^\]]*)\]')
 PROC_NET_TCP = ('/proc/net/tcp', '/proc/net/tcp6')
 TCP_LISTEN = '0A'
 
@@ -305,6 +312,62 @@ class RaptorNamespaceRPCInterface:
         self._log('info', 'removed %s' % path)
         return True
 
+    def retireProgram(self, name):
+        """Move aside the file, among those supervisord's [include] reads
+        and outside program_dir, that defines [program:NAME]: a program raptor
+        did not create (Velociraptor's) and has replaced.  The file is renamed
+        in place to FILE.raptor-retired (never deleted), so no [include]
+        pattern matches it and a reloadConfig does not bring the program back.
+        Refused when no such file exists, when more than one does, or when the
+        file holds other sections too (it must then be edited by hand).
+
+        @param string name  program name
+        @return string      the file's new path
+        """
+        self._update('retireProgram')
+        self._check_name(name)
+        wanted = 'program:' + name
+        found = []
+        for path in _included_files(self.supervisord.options):
+            if os.path.dirname(path) == self.program_dir:
+                continue
+            try:
+                with open(path, errors='replace') as f:
+                    sections = [m.group(1).strip() for m in
+                                (SECTION_RE.match(line.strip()) for line in f)
+                                if m]
+            except OSError:
+                continue
+            if wanted in sections:
+                found.append((path, sections))
+        if not found:
+            raise RPCError(Faults.BAD_NAME, 'no file that supervisord includes '
+                           '(outside %s) defines [%s]' % (self.program_dir, wanted))
+        if len(found) > 1:
+            raise RPCError(Faults.FAILED, '[%s] is defined in %s: move them '
+                           'aside by hand' % (wanted, ', '.join(p for p, _ in found)))
+        path, sections = found[0]
+        others = [x for x in sections if x != wanted]
+        if others:
+            raise RPCError(Faults.FAILED, '%s also defines [%s]: edit it by hand'
+                           % (path, '], ['.join(others)))
+        target = path + RETIRED_SUFFIX
+        if os.path.exists(target):
+            target = '%s.%d%s' % (path, os.getpid() ^ secrets.randbits(16),
+                                  RETIRED_SUFFIX)
+        try:
+            os.rename(path, target)
+            fd = os.open(os.path.dirname(path), os.O_RDONLY | os.O_DIRECTORY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        except OSError as e:
+            raise RPCError(Faults.FAILED, 'moving %s aside: %s'
+                           % (path, e.strerror or e))
+        self._log('info', 'retired %s: moved to %s' % (path, target))
+        return target
+
     def listeningPorts(self):
         """TCP ports in LISTEN on this host (IPv4 and IPv6).
 
@@ -402,15 +465,12 @@ def make_interface(supervisord, **config):
     return iface
 
 
-def _include_problem(options, program_dir):
-    """A warning if supervisord would never read program_dir/NAME.conf.
-
-    supervisord 4.2.5 honours only the [include] section of its main
-    configuration file: an [include] inside an included file (conf.d/*.conf)
-    is silently ignored, so program_dir/*.conf must be listed there."""
+def _include_patterns(options):
+    """The [include] files patterns of supervisord's main configuration,
+    expanded and absolute."""
     configfile = getattr(options, 'configfile', None)
     if not configfile:
-        return None
+        return []
     parser = UnhosedConfigParser()
     parser.expansions = getattr(options, 'environ_expansions', {})
     with open(configfile) as f:
@@ -423,9 +483,31 @@ def _include_problem(options, program_dir):
         expansions.update(getattr(options, 'environ_expansions', {}))
         files = expand(parser.get('include', 'files'), expansions,
                        'include.files')
+    return [os.path.join(here, p) for p in files.split()]
+
+
+def _included_files(options):
+    """The files supervisord's [include] reads, as supervisord globs them."""
+    patterns = _include_patterns(options)
+    paths = []
+    for pattern in patterns:
+        paths.extend(sorted(glob.glob(pattern)))
+    return paths
+
+
+def _include_problem(options, program_dir):
+    """A warning if supervisord would never read program_dir/NAME.conf.
+
+    supervisord 4.2.5 honours only the [include] section of its main
+    configuration file: an [include] inside an included file (conf.d/*.conf)
+    is silently ignored, so program_dir/*.conf must be listed there."""
+    configfile = getattr(options, 'configfile', None)
+    if not configfile:
+        return None
+    patterns = _include_patterns(options)
     probe = os.path.join(program_dir, 'raptor-probe.conf')
-    for pattern in files.split():
-        if fnmatch.fnmatchcase(probe, os.path.join(here, pattern)):
+    for pattern in patterns:
+        if fnmatch.fnmatchcase(probe, pattern):
             return None
     return ('program_dir %s is not in the [include] files of %s, so the '
             'programs written there will never load: add %s/*.conf to that '

@@ -85,10 +85,10 @@ expect_rc "xmlrpc_call: bad usage exits 64" 64
 # --- API version, methods, the host without the plugin ---------------------
 
 pl_call "$pl_u1" raptor.getAPIVersion
-[ "$rc:$out" = "0:1" ] && pass "getAPIVersion is the int 1" || fail "getAPIVersion is the int 1"
+[ "$rc:$out" = "0:2" ] && pass "getAPIVersion is the int 2" || fail "getAPIVersion is the int 2"
 pl_call "$pl_u1" system.listMethods
-pl_true "listMethods has the five raptor methods" \
-	"all('raptor.' + m in v for m in ['getAPIVersion', 'listPrograms', 'putProgram', 'deleteProgram', 'listeningPorts'])"
+pl_true "listMethods has the six raptor methods" \
+	"all('raptor.' + m in v for m in ['getAPIVersion', 'listPrograms', 'putProgram', 'deleteProgram', 'listeningPorts', 'retireProgram'])"
 pl_call "$pl_u1" raptor._check_dir
 pl_fault "a helper (leading underscore) is not callable" 1 UNKNOWN_METHOD
 pl_call "$pl_u2" raptor.getAPIVersion
@@ -285,7 +285,7 @@ pl_call "$pl_u1" raptor.getAPIVersion
 pl_fault "program_dir missing at start-up: the methods fault, naming it" 30 "$pl_h1/raptor.d"
 mv "$pl_h1/raptor.d.away" "$pl_h1/raptor.d"
 pl_call "$pl_u1" raptor.getAPIVersion
-[ "$rc:$out" = "0:1" ] && pass "program_dir restored: getAPIVersion answers" || fail "program_dir restored: getAPIVersion answers"
+[ "$rc:$out" = "0:2" ] && pass "program_dir restored: getAPIVersion answers" || fail "program_dir restored: getAPIVersion answers"
 pl_call "$pl_u1" supervisor.reloadConfig
 pl_true "reloadConfig picks the program file up again" "'$pl_name' in v[0][0]"
 pl_call "$pl_u1" supervisor.addProcessGroup "$(pl_str "$pl_name")"
@@ -303,6 +303,34 @@ pl_call "$pl_u1" raptor.listPrograms
 [ "$rc:$out" = "0:[]" ] && pass "listPrograms of an empty directory is []" || fail "listPrograms of an empty directory is []"
 pl_call "$pl_u1" supervisor.reloadConfig
 pl_true "reloadConfig afterwards: nothing added, changed or removed" "v == [[[], [], []]]"
+
+# --- retireProgram: a program raptor did not create, moved aside -------------
+
+bash "$pl_sb" add-unmanaged "$pl_root" 1 vrapp-1.0-prod-0badf00d-web-7100 /bin/sleep 1000 >/dev/null 2>&1
+pl_call "$pl_u1" supervisor.stopProcessGroup '"vrapp-1.0-prod-0badf00d-web-7100"'
+pl_call "$pl_u1" supervisor.removeProcessGroup '"vrapp-1.0-prod-0badf00d-web-7100"'
+pl_call "$pl_u1" raptor.retireProgram '"vrapp-1.0-prod-0badf00d-web-7100"'
+pl_retired="$pl_h1/unmanaged.d/vrapp-1.0-prod-0badf00d-web-7100.conf.raptor-retired"
+[ "$rc" = 0 ] && [ "$out" = "\"$pl_retired\"" ] && [ -e "$pl_retired" ] &&
+	[ ! -e "$pl_h1/unmanaged.d/vrapp-1.0-prod-0badf00d-web-7100.conf" ] &&
+	pass "retireProgram moves the file aside and returns its new path" ||
+	fail "retireProgram moves the file aside" "$out; unmanaged.d: $(pl_ls "$pl_h1/unmanaged.d")"
+pl_call "$pl_u1" supervisor.reloadConfig
+pl_true "retireProgram: reloadConfig does not bring it back" "v == [[[], [], []]]"
+pl_call "$pl_u1" raptor.retireProgram '"vrapp-1.0-prod-0badf00d-web-7100"'
+pl_fault "retireProgram: a second time, nothing defines it" 10 BAD_NAME
+printf '[program:twoa]\ncommand=/bin/true\n[program:twob]\ncommand=/bin/true\n' >"$pl_h1/unmanaged.d/two.conf"
+pl_call "$pl_u1" raptor.retireProgram '"twoa"'
+pl_fault "retireProgram: a file with other sections is refused" 30 FAILED
+expect_in "retireProgram: ... naming them" "$out" "also defines [program:twob]"
+[ -e "$pl_h1/unmanaged.d/two.conf" ] && pass "retireProgram: that file stays" || fail "the two-program file moved"
+rm -f "$pl_h1/unmanaged.d/two.conf"
+pl_call "$pl_u1" raptor.putProgram '"mine"' "$(pl_str $'[program:mine]\ncommand=/bin/sleep 1000\n')"
+pl_call "$pl_u1" raptor.retireProgram '"mine"'
+pl_fault "retireProgram: raptor's own programs are not its business" 10 BAD_NAME
+pl_call "$pl_u1" raptor.deleteProgram '"mine"'
+pl_call "$pl_u1" raptor.retireProgram '"../etc/passwd"'
+pl_fault "retireProgram: a bad name" 10 BAD_NAME
 
 # --- the factory refuses a bad configuration ---------------------------------
 
@@ -357,9 +385,9 @@ pl_call "$pl_ua" supervisor.getState
 expect_rc "--auth: no credentials is refused" 1
 expect_in "--auth: HTTP 401" "$err" "401"
 pl_call --auth raptor:s3cret "$pl_ua" raptor.getAPIVersion
-[ "$rc:$out" = "0:1" ] && pass "--auth: with --auth the plugin answers" || fail "--auth: with --auth the plugin answers"
+[ "$rc:$out" = "0:2" ] && pass "--auth: with --auth the plugin answers" || fail "--auth: with --auth the plugin answers"
 pl_call "http://raptor:s3cret@127.0.0.7:9001/RPC2" raptor.getAPIVersion
-[ "$rc:$out" = "0:1" ] && pass "--auth: credentials in the URL work" || fail "--auth: credentials in the URL work"
+[ "$rc:$out" = "0:2" ] && pass "--auth: credentials in the URL work" || fail "--auth: credentials in the URL work"
 pl_call "http://raptor:wrong@127.0.0.7:9001/RPC2" raptor.getAPIVersion
 expect_rc "--auth: a wrong password is refused" 1
 expect_not_in "--auth: the error does not print the password" "$err" "wrong"
