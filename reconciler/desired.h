@@ -21,6 +21,9 @@
 enum scheme { SCHEME_HTTP, SCHEME_HTTPS, SCHEME_UNIX };
 enum on_unreachable { ON_UNREACHABLE_REPLACE, ON_UNREACHABLE_WAIT };
 enum port_mode { PORT_AUTO, PORT_NONE };
+/* Programs raptor did not create that a swarm counts as its own until it has
+ * replaced them (the migration from Velociraptor). */
+enum adopt_mode { ADOPT_NONE, ADOPT_VELOCIRAPTOR };
 enum balancer_type { BALANCER_NGINX };
 
 /* Where something was written: file relative to the repository root. */
@@ -128,6 +131,7 @@ struct swarm {
 	struct routing routing;
 	struct health health;
 	struct rollout rollout;
+	int adopt;	 /* enum adopt_mode */
 	char *identity;	 /* app/config/proc@squad */
 	char release[9]; /* release_hash(), once desired_releases() ran; "" before */
 	struct pos pos, squad_pos, command_pos, port_pos;

@@ -833,6 +833,7 @@ static void parse_map(struct loader *lc, const struct ynode *node, const struct 
 static const char *const scheme_choices[] = {"http", "https", "unix", NULL};
 static const char *const unreachable_choices[] = {"replace", "wait", NULL};
 static const char *const port_choices[] = {"auto", "none", NULL};
+static const char *const adopt_choices[] = {"none", "velociraptor", NULL};
 static const char *const balancer_choices[] = {"nginx", NULL};
 
 static const struct field supervisor_fields[] = {
@@ -957,6 +958,7 @@ static const struct field swarm_fields[] = {
 	{"routing", F_TABLE, OFF(struct swarm, routing), .sub = &routing_table},
 	{"health", F_TABLE, OFF(struct swarm, health), .sub = &health_table},
 	{"rollout", F_TABLE, OFF(struct swarm, rollout), .sub = &rollout_table},
+	{"adopt", F_ENUM, OFF(struct swarm, adopt), .choices = adopt_choices},
 };
 static const struct table swarm_table = {
 	"swarm", "a swarm", swarm_fields, N(swarm_fields), offsetof(struct swarm, pos), -1};

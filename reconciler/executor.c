@@ -87,8 +87,8 @@ static void failure(struct run *r, const char *fmt, ...)
 	progress(r, "raptor apply: %s", r->b.ptr);
 }
 
-static void journal(struct run *r, const char *op, const struct plan_action *a, const char *result,
-		    const char *error, double secs)
+static void journal_detail(struct run *r, const char *op, const struct plan_action *a,
+			   const char *result, const char *error, double secs, const char *detail)
 {
 	struct journal_entry e = {
 		.op = op,
@@ -100,6 +100,7 @@ static void journal(struct run *r, const char *op, const struct plan_action *a, 
 		.error = error,
 		.commit = r->o->commit,
 		.seconds = secs,
+		.detail = detail,
 	};
 	struct error err = ERROR_INIT;
 
@@ -109,6 +110,12 @@ static void journal(struct run *r, const char *op, const struct plan_action *a, 
 	if (state_journal(r->o->state_dir, &e, &err) < 0)
 		progress(r, "raptor apply: journal: %s", error_msg(&err));
 	error_release(&err);
+}
+
+static void journal(struct run *r, const char *op, const struct plan_action *a, const char *result,
+		    const char *error, double secs)
+{
+	journal_detail(r, op, a, result, error, secs, NULL);
 }
 
 static struct swarm_run *swarm_of(struct run *r, const char *identity)
@@ -222,7 +229,9 @@ static void take_down(struct run *r, const struct plan_action *const *acts, size
 		if (acts[i]->restart)
 			continue;
 		name_call(b, "supervisor.removeProcessGroup", acts[i]->program);
-		name_call(b, "raptor.deleteProgram", acts[i]->program);
+		/* a program raptor did not create keeps its file, moved aside */
+		name_call(b, acts[i]->adopted ? "raptor.retireProgram" : "raptor.deleteProgram",
+			  acts[i]->program);
 	}
 	/* calls were added three at a time per action (one for a restart), in
 	 * action order per host */
@@ -240,16 +249,30 @@ static void take_down(struct run *r, const struct plan_action *const *acts, size
 			e = call_error(r, &b->calls[k], FAULT_NOT_RUNNING, FAULT_BAD_NAME);
 			if (!e && !a->restart)
 				e = call_error(r, &b->calls[k + 1], FAULT_BAD_NAME, FAULT_BAD_NAME);
+			/* an adopted program no included file defines: nothing to move */
 			if (!e && !a->restart)
-				e = call_error(r, &b->calls[k + 2], 0, 0);
+				e = call_error(r, &b->calls[k + 2], a->adopted ? FAULT_BAD_NAME : 0,
+					       0);
 			k += a->restart ? 1 : 3;
 			if (e) {
 				failure(r, "%s %s on %s failed: %s", op, a->program, a->host, e);
 				journal(r, op, a, "failed", e, b->seconds);
 			} else {
-				progress(r, "%s %s on %s: ok (%.1fs)", op, a->program, a->host,
-					 b->seconds);
-				journal(r, op, a, "ok", NULL, b->seconds);
+				const char *moved = NULL;
+
+				struct error xe = ERROR_INIT;
+
+				if (a->adopted && b->calls[k - 1].result &&
+				    xr_as_string(b->calls[k - 1].result, "retireProgram", &moved,
+						 &xe) == 0) {
+					buf_reset(&r->b);
+					buf_printf(&r->b, "its file moved aside to %s", moved);
+					moved = arena_strndup(&r->mem, r->b.ptr, r->b.len);
+				}
+				progress(r, "%s %s on %s: ok (%.1fs)%s%s", op, a->program, a->host,
+					 b->seconds, moved ? "; " : "", moved ? moved : "");
+				journal_detail(r, op, a, "ok", NULL, b->seconds, moved);
+				error_release(&xe);
 				if (count)
 					r->res->stopped++;
 			}

@@ -34,6 +34,7 @@ static const char *const reason_words[REASON_COUNT] = {
 	[REASON_STALE_RELEASE] = "stale release",
 	[REASON_NOT_LOADED] = "never loaded by supervisord (an interrupted start)",
 	[REASON_FATAL] = "FATAL in supervisord (it could not start): replaced",
+	[REASON_ADOPTED] = "adopted from Velociraptor: replaced by a managed instance",
 	[REASON_ORPHAN_APP] = "orphan: app changed",
 	[REASON_ORPHAN_PROC] = "orphan: proc changed",
 	[REASON_ORPHAN_CONFIG] = "orphan: config changed",
@@ -615,6 +616,54 @@ static void restart_one(struct ctx *c, struct swarm_work *w, const struct inst *
 	}
 }
 
+/* adopt: velociraptor. The programs Velociraptor deployed for this swarm
+ * (its six-field name with the swarm's app, config and proc, on a reachable
+ * host of the squad) count as its stale instances: replaced like an old
+ * release, then stopped and their files moved aside. Until then they hold
+ * their ports and stay in the swarm's pool. */
+static size_t adopt(struct ctx *c, struct swarm_work *w)
+{
+	const struct swarm *s = w->s;
+	size_t n = 0, nentries = c->p->entries.n;
+
+	for (size_t i = 0; i < nentries; i++) {
+		struct plan_entry *e = &c->p->entries.v[i];
+		struct hstate *h;
+		struct progname pn;
+		struct plan_action *a;
+		bool ours;
+		size_t j;
+
+		if (e->klass != CLASS_UNMANAGED || !(h = strmap_get(&c->host_by_name, e->host)))
+			continue;
+		for (j = 0; j < w->nhosts && w->hosts[j] != h; j++)
+			;
+		if (j == w->nhosts || progname_parse(&pn, e->program) < 0)
+			continue;
+		ours = !strcmp(pn.app, s->app) && !strcmp(pn.config, s->config) &&
+		       !strcmp(pn.proc, s->proc);
+		if (ours) {
+			a = add_action(c, PLAN_STOP, REASON_ADOPTED, s->identity, h);
+			a->program = e->program;
+			a->release = arena_strdup(&c->p->mem, pn.release);
+			a->adopted = true;
+			if (s->port == PORT_AUTO)
+				a->port = pn.port;
+			if (s->routed && a->port) {
+				a->balancer = s->routing.balancer;
+				a->pool = s->routing.pool;
+			}
+			e->klass = CLASS_STALE;
+			e->cause = REASON_ADOPTED;
+			e->swarm = s->identity;
+			c->p->unmanaged--;
+			n++;
+		}
+		progname_release(&pn);
+	}
+	return n;
+}
+
 /* The pool members a swarm has now, kept as they are when nothing may
  * change for it (on_unreachable: wait, or it cannot be placed). */
 static void keep_pool(struct ctx *c, const struct range *r, struct plan_pool *pool, size_t from)
@@ -806,6 +855,8 @@ static void plan_swarm(struct ctx *c, const struct swarm *s)
 			break;
 		}
 	}
+	if (s->adopt == ADOPT_VELOCIRAPTOR)
+		stale += adopt(c, &w);
 	deficit = (size_t)s->size - cur;
 	for (size_t k = 0; k < deficit; k++) {
 		struct hstate *h;

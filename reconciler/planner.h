@@ -32,6 +32,7 @@ enum plan_reason {
 	REASON_STALE_RELEASE,
 	REASON_NOT_LOADED,
 	REASON_FATAL,
+	REASON_ADOPTED,
 	REASON_ORPHAN_APP,
 	REASON_ORPHAN_PROC,
 	REASON_ORPHAN_CONFIG,
@@ -57,6 +58,8 @@ struct plan_action {
 	const char *renamed_to;	     /* orphans: that swarm's identity, or NULL */
 	const struct swarm *desired; /* starts: what to render */
 	bool restart;		     /* a start of the existing program (drift: stopped by hand) */
+	bool adopted;		     /* a stop of a program raptor did not create: its file
+					is moved aside, not deleted */
 };
 
 struct plan_pool {

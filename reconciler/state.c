@@ -306,6 +306,8 @@ int state_journal(const char *dir, const struct journal_entry *e, struct error *
 	json_object_set_new(o, "pool", json_text(e->pool));
 	json_object_set_new(o, "result", json_text(e->result));
 	json_object_set_new(o, "error", json_text(e->error));
+	if (e->detail)
+		json_object_set_new(o, "detail", json_text(e->detail));
 	json_object_set_new(o, "commit", json_text(e->commit));
 	json_object_set_new(o, "seconds", json_seconds(e->seconds));
 	text = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(15));

@@ -59,12 +59,13 @@ struct journal_entry {
 	const char *result;			   /* "ok", "failed", "skipped" */
 	const char *error;			   /* NULL when ok */
 	const char *commit;			   /* desired-state commit or NULL */
+	const char *detail; /* what else happened, in words (written only when set) */
 	double seconds;
 };
 
 /* Appends one JSON line to DIR/journal.jsonl: {"time" (ISO 8601 UTC with
  * milliseconds), "op", "host", "program", "swarm", "pool", "result", "error",
- * "commit", "seconds"}, null for NULL fields, with one write(2), then fsync.
+ * "commit", "seconds"} and "detail" when set, null for NULL fields, with one write(2), then fsync.
  * Text that is not UTF-8 (a host's error message) is kept with U+FFFD in
  * place of the bad bytes rather than lost. */
 int state_journal(const char *dir, const struct journal_entry *e, struct error *err);
