@@ -59,6 +59,11 @@ int balancer_apply(const struct balancer *b, const struct pool_update *updates, 
  * routes to any more. Free with balancer_free_list. */
 int balancer_list_pools(const struct balancer *b, char ***names, size_t *n, struct error *err);
 void balancer_free_list(char **names, size_t n);
+/* The nodes of include_dir/POOL.conf as it is now ("address:port" as the file
+ * writes them, sorted); none when there is no file. Free with
+ * balancer_free_list. */
+int balancer_pool_nodes(const struct balancer *b, const char *pool, char ***nodes, size_t *n,
+			struct error *err);
 
 /* The file content for a pool (as balancer_apply would write it) in `out`;
  * -1 with a message for a bad pool name or node. n == 0 gives "". */

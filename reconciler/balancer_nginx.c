@@ -773,3 +773,51 @@ void balancer_free_list(char **names, size_t n)
 		free(names[i]);
 	free(names);
 }
+
+int balancer_pool_nodes(const struct balancer *b, const char *pool, char ***nodes, size_t *n,
+			struct error *err)
+{
+	struct touched t = {.pool = pool};
+	VEC(char *) v = {0};
+	const char *p;
+	int rc = -1;
+
+	*nodes = NULL;
+	*n = 0;
+	join(&t.path, b->include_dir, pool);
+	buf_puts(&t.path, ".conf");
+	if (read_old(&t, err) < 0)
+		goto cleanup;
+	/* the lines raptor writes: "server NODE;" inside the upstream block;
+	 * anything else in a hand-edited file is not a node */
+	for (p = t.old.ptr ? t.old.ptr : ""; *p;) {
+		const char *end = strchr(p, '\n'), *s = p, *stop;
+
+		if (!end)
+			end = p + strlen(p);
+		while (s < end && (*s == ' ' || *s == '\t'))
+			s++;
+		if (end - s > 7 && !strncmp(s, "server", 6) && (s[6] == ' ' || s[6] == '\t')) {
+			s += 7;
+			while (s < end && (*s == ' ' || *s == '\t'))
+				s++;
+			for (stop = s; stop < end && *stop != ';' && *stop != ' ' && *stop != '\t';
+			     stop++)
+				;
+			if (stop > s)
+				vec_push(&v, xstrndup(s, (size_t)(stop - s)));
+		}
+		p = *end ? end + 1 : end;
+	}
+	if (v.n > 1)
+		qsort(v.v, v.n, sizeof(*v.v), str_cmp);
+	*nodes = v.v;
+	*n = v.n;
+	rc = 0;
+cleanup:
+	if (rc < 0)
+		balancer_free_list(v.v, v.n);
+	buf_release(&t.path);
+	buf_release(&t.old);
+	return rc;
+}

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 
 #include "commands.h"
+#include "balancer.h"
 #include "desired_load.h"
 #include "fleet.h"
 #include "http.h"
@@ -64,6 +65,47 @@ cleanup:
 	return rc;
 }
 
+/* The pool files of every balancer as they are now, so that a pool's plan
+ * starts from what the balancer really routes to: a node of a dead host, a
+ * line or a file removed by hand, a stray pool are all seen and repaired. */
+static int read_pools(struct live *l, const struct desired *d, struct error *err)
+{
+	for (size_t i = 0; i < d->balancers.n; i++) {
+		const struct balancer *b = &d->balancers.v[i];
+		char **names = NULL, **nodes = NULL;
+		size_t nnames = 0, nnodes = 0;
+		int rc = 0;
+
+		/* not readable here (a plan made away from the balancer's machine):
+		 * its pools are known only from the instances' metadata */
+		if (balancer_list_pools(b, &names, &nnames, err) < 0) {
+			buf_reset(&err->msg);
+			continue;
+		}
+		for (size_t k = 0; k < nnames && rc == 0; k++) {
+			struct live_pool *lp;
+
+			rc = balancer_pool_nodes(b, names[k], &nodes, &nnodes, err);
+			if (rc < 0)
+				break;
+			lp = vec_add(&l->pools);
+			lp->balancer = arena_strdup(&l->mem, b->name);
+			lp->pool = arena_strdup(&l->mem, names[k]);
+			lp->nodes =
+				arena_alloc(&l->mem, (nnodes ? nnodes : 1) * sizeof(*lp->nodes));
+			for (size_t j = 0; j < nnodes; j++)
+				lp->nodes[j] = arena_strdup(&l->mem, nodes[j]);
+			lp->n = nnodes;
+			balancer_free_list(nodes, nnodes);
+		}
+		balancer_free_list(names, nnames);
+		if (rc < 0)
+			return -1;
+		vec_push(&l->pool_balancers, arena_strdup(&l->mem, b->name));
+	}
+	return 0;
+}
+
 int gather_live(struct live *out, const struct desired *d, const struct cli_opts *o,
 		const char *cmd)
 {
@@ -96,6 +138,10 @@ int gather_live(struct live *out, const struct desired *d, const struct cli_opts
 		fprintf(stderr, "raptor %s: asking %zu host%s, %zu at a time\n", cmd, targets.n,
 			targets.n == 1 ? "" : "s", fo.concurrency);
 	if (fleet_query(out, targets.v, targets.n, &fo, &err) < 0) {
+		fprintf(stderr, "raptor %s: %s\n", cmd, error_msg(&err));
+		goto cleanup;
+	}
+	if (read_pools(out, d, &err) < 0) {
 		fprintf(stderr, "raptor %s: %s\n", cmd, error_msg(&err));
 		goto cleanup;
 	}

@@ -51,6 +51,7 @@ struct run {
 	VEC(struct job) jobs;
 	struct strmap swarms;	/* identity -> struct swarm_run * */
 	enum stop_state *stops; /* per plan action; only stop actions use theirs */
+	bool *reloaded;		/* per desired balancer: reloaded at least once */
 	unsigned wave;
 	struct arena mem;
 	struct buf b;
@@ -212,74 +213,179 @@ static const char *call_error(struct run *r, const struct fleet_call *c, int ok1
 
 /* ---- taking instances down (rollback and the stop phase) ---- */
 
+/* A stop asked of supervisord ends within the program's stopwaitsecs (10,
+ * progtext.c), then SIGKILL; this is how long raptor waits to see it. */
+#define STOP_WAIT_MS 15000
+
+static bool stopped_state(const char *statename)
+{
+	return !strcmp(statename, "STOPPED") || !strcmp(statename, "EXITED") ||
+	       !strcmp(statename, "FATAL") || !strcmp(statename, "UNKNOWN");
+}
+
+/* Waits until every program of `acts` without an error has stopped (or is
+ * not loaded at all), one getProcessInfo per program and look, batched. */
+static void wait_stopped(struct run *r, const struct plan_action *const *acts, size_t n,
+			 const char **errs)
+{
+	uint64_t poll = r->o->poll_ms ? r->o->poll_ms : 500;
+	uint64_t deadline = health_now_ms() + STOP_WAIT_MS;
+	bool *down = xcalloc(n ? n : 1, sizeof(*down));
+
+	for (;;) {
+		struct batches bs = {0};
+		bool waiting = false;
+
+		for (size_t j = 0; j < n; j++)
+			if (!errs[j] && !down[j])
+				name_call(batch_for(r, &bs, acts[j]->host),
+					  "supervisor.getProcessInfo", acts[j]->program);
+		if (!bs.v.n) {
+			batches_release(&bs);
+			break;
+		}
+		send_batches(r, &bs);
+		for (size_t i = 0; i < bs.v.n; i++) {
+			struct fleet_batch *b = &bs.v.v[i];
+			size_t k = 0;
+
+			for (size_t j = 0; j < n; j++) {
+				const struct fleet_call *c;
+				const char *state = NULL;
+				struct error err = ERROR_INIT;
+
+				if (errs[j] || down[j] || strcmp(acts[j]->host, b->host))
+					continue;
+				c = &b->calls[k++];
+				if (c->fault_code == FAULT_BAD_NAME)
+					down[j] = true;
+				else if (c->result &&
+					 xr_member_string(c->result, "statename", &state, &err) ==
+						 0 &&
+					 stopped_state(state))
+					down[j] = true;
+				else if (!c->result)
+					errs[j] = call_error(r, c, 0, 0);
+				else
+					waiting = true;
+				error_release(&err);
+			}
+		}
+		batches_release(&bs);
+		if (!waiting)
+			break;
+		if (health_now_ms() >= deadline) {
+			for (size_t j = 0; j < n; j++)
+				if (!errs[j] && !down[j])
+					errs[j] = "it did not stop within 15s";
+			break;
+		}
+		struct timespec ts = {(time_t)(poll / 1000), (long)(poll % 1000) * 1000000L};
+		nanosleep(&ts, NULL);
+	}
+	free(down);
+}
+
 /* Stops, removes and deletes the programs of `acts` (stop actions, or the
- * start actions of failed instances), one round trip per host. */
+ * start actions of failed instances): every stop asked at once without
+ * waiting (supervisord's waiting stop is deferred, about a second a program
+ * in a multicall), then a look until all have stopped, then one round trip
+ * per host that removes the groups and deletes (or, adopted, moves aside)
+ * the files. A program started again after drift is only stopped again. */
 static void take_down(struct run *r, const struct plan_action *const *acts, size_t n,
 		      const char *op, bool count)
 {
 	struct batches bs = {0};
-	double t0 = (double)health_now_ms();
+	uint64_t t0 = health_now_ms();
+	const char **errs;
 
 	if (!n)
 		return;
+	errs = xcalloc(n, sizeof(*errs));
 	for (size_t i = 0; i < n; i++) {
 		struct fleet_batch *b = batch_for(r, &bs, acts[i]->host);
+		struct fleet_call *c = add_call(b, "supervisor.stopProcess", 2);
 
-		name_call(b, "supervisor.stopProcessGroup", acts[i]->program);
-		if (acts[i]->restart)
-			continue;
-		name_call(b, "supervisor.removeProcessGroup", acts[i]->program);
-		/* a program raptor did not create keeps its file, moved aside */
-		name_call(b, acts[i]->adopted ? "raptor.retireProgram" : "raptor.deleteProgram",
-			  acts[i]->program);
+		c->params[0] = xr_string(&b->mem, acts[i]->program);
+		c->params[1] = xr_bool(&b->mem, false);
 	}
-	/* calls were added three at a time per action (one for a restart), in
-	 * action order per host */
 	send_batches(r, &bs);
 	for (size_t i = 0; i < bs.v.n; i++) {
 		struct fleet_batch *b = &bs.v.v[i];
 		size_t k = 0;
 
-		for (size_t j = 0; j < n; j++) {
-			const struct plan_action *a = acts[j];
-			const char *e;
+		for (size_t j = 0; j < n; j++)
+			if (!strcmp(acts[j]->host, b->host))
+				errs[j] = call_error(r, &b->calls[k++], FAULT_NOT_RUNNING,
+						     FAULT_BAD_NAME);
+	}
+	batches_release(&bs);
+	wait_stopped(r, acts, n, errs);
 
-			if (strcmp(a->host, b->host))
-				continue;
-			e = call_error(r, &b->calls[k], FAULT_NOT_RUNNING, FAULT_BAD_NAME);
-			if (!e && !a->restart)
-				e = call_error(r, &b->calls[k + 1], FAULT_BAD_NAME, FAULT_BAD_NAME);
+	memset(&bs, 0, sizeof(bs));
+	for (size_t i = 0; i < n; i++) {
+		struct fleet_batch *b;
+
+		if (errs[i] || acts[i]->restart)
+			continue;
+		b = batch_for(r, &bs, acts[i]->host);
+		name_call(b, "supervisor.removeProcessGroup", acts[i]->program);
+		/* a program raptor did not create keeps its file, moved aside */
+		name_call(b, acts[i]->adopted ? "raptor.retireProgram" : "raptor.deleteProgram",
+			  acts[i]->program);
+	}
+	if (bs.v.n)
+		send_batches(r, &bs);
+	for (size_t j = 0; j < n; j++) {
+		const struct plan_action *a = acts[j];
+		const char *e = errs[j], *moved = NULL;
+		double secs = (double)(health_now_ms() - t0) / 1000.0;
+
+		if (!e && !a->restart) {
+			struct fleet_batch *b = NULL;
+			size_t k = 0;
+
+			/* its two calls: after those of the earlier actions on its host */
+			for (size_t i = 0; i < bs.v.n && !b; i++)
+				if (!strcmp(bs.v.v[i].host, a->host))
+					b = &bs.v.v[i];
+			for (size_t i = 0; i < j; i++)
+				k += !errs[i] && !acts[i]->restart &&
+						     !strcmp(acts[i]->host, a->host)
+					     ? 2
+					     : 0;
+			e = call_error(r, &b->calls[k], FAULT_BAD_NAME, FAULT_BAD_NAME);
 			/* an adopted program no included file defines: nothing to move */
-			if (!e && !a->restart)
-				e = call_error(r, &b->calls[k + 2], a->adopted ? FAULT_BAD_NAME : 0,
+			if (!e)
+				e = call_error(r, &b->calls[k + 1], a->adopted ? FAULT_BAD_NAME : 0,
 					       0);
-			k += a->restart ? 1 : 3;
-			if (e) {
-				failure(r, "%s %s on %s failed: %s", op, a->program, a->host, e);
-				journal(r, op, a, "failed", e, b->seconds);
-			} else {
-				const char *moved = NULL;
-
+			if (!e && a->adopted && b->calls[k + 1].result) {
 				struct error xe = ERROR_INIT;
 
-				if (a->adopted && b->calls[k - 1].result &&
-				    xr_as_string(b->calls[k - 1].result, "retireProgram", &moved,
+				if (xr_as_string(b->calls[k + 1].result, "retireProgram", &moved,
 						 &xe) == 0) {
 					buf_reset(&r->b);
 					buf_printf(&r->b, "its file moved aside to %s", moved);
 					moved = arena_strndup(&r->mem, r->b.ptr, r->b.len);
+				} else {
+					moved = NULL;
 				}
-				progress(r, "%s %s on %s: ok (%.1fs)%s%s", op, a->program, a->host,
-					 b->seconds, moved ? "; " : "", moved ? moved : "");
-				journal_detail(r, op, a, "ok", NULL, b->seconds, moved);
 				error_release(&xe);
-				if (count)
-					r->res->stopped++;
 			}
 		}
+		if (e) {
+			failure(r, "%s %s on %s failed: %s", op, a->program, a->host, e);
+			journal(r, op, a, "failed", e, secs);
+		} else {
+			progress(r, "%s %s on %s: ok (%.1fs)%s%s", op, a->program, a->host, secs,
+				 moved ? "; " : "", moved ? moved : "");
+			journal_detail(r, op, a, "ok", NULL, secs, moved);
+			if (count)
+				r->res->stopped++;
+		}
 	}
-	(void)t0;
 	batches_release(&bs);
+	free(errs);
 }
 
 static void fail_job(struct run *r, struct job *j, const char *why)
@@ -610,7 +716,11 @@ static void route(struct run *r)
 			journal(r, "route", NULL, "failed", error_msg(&err),
 				((double)health_now_ms() - t0) / 1000.0);
 		} else if (changed) {
-			r->res->routed++;
+			r->res->reloads++;
+			if (!r->reloaded[bi]) {
+				r->reloaded[bi] = true;
+				r->res->routed++;
+			}
 			progress(r, "route %s: %zu pool%s written, tested and reloaded (%.1fs)",
 				 bal->name, ups.n, ups.n == 1 ? "" : "s",
 				 ((double)health_now_ms() - t0) / 1000.0);
@@ -733,6 +843,7 @@ int apply_run(struct apply_result *res, const struct plan *p, const struct desir
 
 	memset(res, 0, sizeof(*res));
 	r.stops = xcalloc(p->actions.n ? p->actions.n : 1, sizeof(*r.stops));
+	r.reloaded = xcalloc(d->balancers.n ? d->balancers.n : 1, sizeof(*r.reloaded));
 	gmtime_r(&now, &tm);
 	strftime(r.created, sizeof(r.created), "%Y-%m-%dT%H:%M:%SZ", &tm);
 	for (size_t i = 0; i < d->swarms.n; i++) {
@@ -837,6 +948,7 @@ int apply_run(struct apply_result *res, const struct plan *p, const struct desir
 	}
 	vec_release(&r.jobs);
 	free(r.stops);
+	free(r.reloaded);
 	strmap_release(&r.swarms);
 	arena_release(&r.mem);
 	buf_release(&r.b);

@@ -15,6 +15,8 @@ void live_init(struct live *l)
 void live_release(struct live *l)
 {
 	vec_release(&l->hosts);
+	vec_release(&l->pools);
+	vec_release(&l->pool_balancers);
 	arena_release(&l->mem);
 }
 

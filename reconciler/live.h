@@ -3,7 +3,8 @@
  * fleet query found it (fleet.c). Per host: whether it answered and why not,
  * its processes (supervisor.getAllProcessInfo), the program files raptor
  * owns there with their metadata (raptor.listPrograms), and its listening
- * TCP ports (raptor.listeningPorts). Strings live in the model's arena.
+ * TCP ports (raptor.listeningPorts); and the balancers' pool files as they
+ * are. Strings live in the model's arena.
  */
 #ifndef RAPTOR_LIVE_H
 #define RAPTOR_LIVE_H
@@ -59,8 +60,19 @@ struct live_host {
 	double seconds; /* the round trip */
 };
 
+/* A balancer pool as its file is now: who really gets the traffic. */
+struct live_pool {
+	const char *balancer, *pool;
+	const char **nodes; /* "address:port", sorted */
+	size_t n;
+};
+
 struct live {
 	VEC(struct live_host) hosts;
+	VEC(struct live_pool) pools; /* the pool files of the balancers below */
+	VEC(const char *)
+	pool_balancers; /* those whose include_dir could be read; for
+			   the others the planner goes by metadata */
 	struct arena mem;
 };
 

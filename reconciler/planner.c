@@ -391,6 +391,52 @@ static const char *node(struct ctx *c, const struct hstate *h, int port)
 	return out;
 }
 
+static bool pools_read(const struct ctx *c, const char *balancer, size_t len)
+{
+	for (size_t i = 0; i < c->l->pool_balancers.n; i++)
+		if (strlen(c->l->pool_balancers.v[i]) == len &&
+		    !strncmp(c->l->pool_balancers.v[i], balancer, len))
+			return true;
+	return false;
+}
+
+/* The pool file of "balancer/pool" as it is, or NULL (none, or not read). */
+static const struct live_pool *live_pool_of(const struct ctx *c, const char *key)
+{
+	const char *slash = strchr(key, '/');
+
+	for (size_t i = 0; slash && i < c->l->pools.n; i++) {
+		const struct live_pool *lp = &c->l->pools.v[i];
+
+		if (strlen(lp->balancer) == (size_t)(slash - key) &&
+		    !strncmp(lp->balancer, key, (size_t)(slash - key)) &&
+		    !strcmp(lp->pool, slash + 1))
+			return lp;
+	}
+	return NULL;
+}
+
+/* Whether an instance serves now: its node is in its pool's file. Without
+ * the file (unrouted, or a balancer not read here) every instance counts as
+ * serving. */
+static bool serving(struct ctx *c, const struct inst *in)
+{
+	const struct live_pool *lp;
+	const char *n;
+
+	if (!in->pool || !in->port || !strchr(in->pool, '/') ||
+	    !pools_read(c, in->pool, (size_t)(strchr(in->pool, '/') - in->pool)))
+		return true;
+	lp = live_pool_of(c, in->pool);
+	if (!lp)
+		return false;
+	n = node(c, &c->hosts[in->host], in->port);
+	for (size_t i = 0; i < lp->n; i++)
+		if (!strcmp(lp->nodes[i], n))
+			return true;
+	return false;
+}
+
 static struct plan_action *add_action(struct ctx *c, enum plan_op op, enum plan_reason why,
 				      const char *swarm, const struct hstate *h)
 {
@@ -804,10 +850,23 @@ static void plan_swarm(struct ctx *c, const struct swarm *s)
 		goto cleanup;
 	}
 
-	/* too many current: stop on the hosts holding the most, highest port first */
+	/* too many current: first those not serving (a host that came back: its
+	 * instance left the pool while it was away, and its replacement has been
+	 * checked and serves); then on the hosts holding the most, highest port
+	 * first */
 	for (size_t excess = cur > (size_t)s->size ? cur - (size_t)s->size : 0; excess; excess--) {
 		size_t best = SIZE_MAX, victim = SIZE_MAX;
 
+		for (size_t i = 0; i < n && victim == SIZE_MAX; i++)
+			if (role[i] == ROLE_KEEP &&
+			    !serving(c, &c->insts.v[c->order[r->first + i]]))
+				victim = i;
+		if (victim != SIZE_MAX) {
+			role[victim] = ROLE_EXCESS;
+			w.count[at[victim]]--;
+			cur--;
+			continue;
+		}
 		for (size_t j = 0; j < w.nhosts; j++)
 			if (w.count[j] && (best == SIZE_MAX || w.count[j] >= w.count[best]))
 				best = j;
@@ -975,12 +1034,22 @@ static void finish_pools(struct ctx *c)
 	const char *last_key = NULL;
 	struct plan_pool *last = NULL;
 
-	/* who is in each pool now: every reachable instance that says so; the
-	 * instances of one identity share a pool, so the last one is kept */
+	/* who is in each pool now: its file, where it was read; a file that no
+	 * swarm routes to any more gets a pool with no one after, so that it goes */
+	for (size_t i = 0; i < c->l->pools.n; i++) {
+		const struct live_pool *lp = &c->l->pools.v[i];
+		struct plan_pool *pp = pool_of(c, lp->balancer, lp->pool);
+
+		for (size_t j = 0; j < lp->n; j++)
+			vec_push(&pp->before, lp->nodes[j]);
+	}
+	/* elsewhere every reachable instance that says so; the instances of one
+	 * identity share a pool, so the last one is kept */
 	for (size_t i = 0; i < c->insts.n; i++) {
 		const struct inst *in = &c->insts.v[c->order[i]];
 
-		if (!in->pool || !strchr(in->pool, '/') || !in->port)
+		if (!in->pool || !strchr(in->pool, '/') || !in->port ||
+		    pools_read(c, in->pool, (size_t)(strchr(in->pool, '/') - in->pool)))
 			continue;
 		if (!last_key || strcmp(last_key, in->pool)) {
 			last = pool_by_key(c, in->pool);

@@ -213,11 +213,22 @@ int round_run(struct round_report *out, struct cli_opts *o, const struct round_o
 		goto cleanup;
 	}
 	if (!plan.starts && !plan.stops && !plan.routes) {
-		printf("Nothing to do: the fleet matches the desired state%s%s.\n",
-		       src.commit ? " at " : "", src.commit ? src.commit : "");
+		size_t waiting = plan.notes.n - plan.errors;
+
+		if (plan.errors)
+			printf("Nothing applied: %zu swarm%s cannot be planned (see the notes).\n",
+			       plan.errors, plan.errors == 1 ? "" : "s");
+		else if (waiting)
+			printf("Nothing to do now: %zu swarm%s wait%s for unreachable hosts (see the notes).\n",
+			       waiting, waiting == 1 ? "" : "s", waiting == 1 ? "s" : "");
+		else
+			printf("Nothing to do: the fleet matches the desired state%s%s.\n",
+			       src.commit ? " at " : "", src.commit ? src.commit : "");
 		out->outcome = plan.errors ? ROUND_FAILED : ROUND_NOTHING;
 		if (plan.errors)
 			why = "some swarms cannot be planned";
+		else if (waiting)
+			why = "some swarms wait for unreachable hosts";
 		goto cleanup;
 	}
 	if (ro->ask && confirm(o) < 0) {
@@ -241,9 +252,17 @@ int round_run(struct round_report *out, struct cli_opts *o, const struct round_o
 			fprintf(stderr, "raptor %s: %s\n", ro->cmd, error_msg(&err));
 		printf("Applied: %zu started, %zu stopped, %zu balancer%s reloaded.", res->started,
 		       res->stopped, res->routed, res->routed == 1 ? "" : "s");
-		if (failed) {
+		if (failed && res->failed_swarms) {
 			printf(" %zu swarm%s did not converge:\n", res->failed_swarms,
 			       res->failed_swarms == 1 ? "" : "s");
+			for (size_t i = 0; i < res->failures.n; i++)
+				printf("  %s\n", res->failures.v[i]);
+		} else if (failed && !res->failures.n) {
+			printf(" %zu swarm%s could not be planned (see the notes).\n", plan.errors,
+			       plan.errors == 1 ? "" : "s");
+		} else if (failed) {
+			printf(" %zu action%s failed:\n", res->failures.n,
+			       res->failures.n == 1 ? "" : "s");
 			for (size_t i = 0; i < res->failures.n; i++)
 				printf("  %s\n", res->failures.v[i]);
 		} else {

@@ -30,6 +30,9 @@ struct row {
 	const char *after; /* its members after, space-separated */
 	const char *note;  /* a substring of some note */
 	bool guard;
+	/* the balancer edge's pool files as read: "POOL=NODE,NODE POOL=" (NULL:
+	 * not read, the planner goes by the instances' metadata) */
+	const char *files;
 };
 
 #define SQUAD3                                                                                     \
@@ -38,6 +41,9 @@ struct row {
 #define HELLO(size)                                                                                 \
 	"swarms:\n  - {app: hello, version: '1', config: prod, proc: web, squad: web, size: " #size \
 	", command: /x}\n"
+#define HELLO_ROUTED(size)                                                                          \
+	"swarms:\n  - {app: hello, version: '1', config: prod, proc: web, squad: web, size: " #size \
+	", command: /x, routing: {balancer: edge, pool: p}}\n"
 #define HELLO2(size)                                                                                \
 	"swarms:\n  - {app: hello, version: '2', config: prod, proc: web, squad: web, size: " #size \
 	", command: /x}\n"
@@ -234,6 +240,50 @@ static const struct row rows[] = {
 	 {SQUAD3 HELLO(1)},
 	 {"web1: U hello-0.9-prod-0badf00d-web-5000", "web2:", "web3:"},
 	 {"+ web1 5001 new swarm"}},
+	{"pool files: a dead host's node leaves the file",
+	 {SQUAD3 HELLO_ROUTED(2)},
+	 {"web1: M hello/prod/web@web cur 5000 pool=edge/p",
+	  "web2: M hello/prod/web@web cur 5000 pool=edge/p", "web3 down:"},
+	 {"~ edge/p"},
+	 "edge/p",
+	 "10.0.0.1:5000 10.0.0.2:5000",
+	 .files = "p=10.0.0.1:5000,10.0.0.2:5000,10.0.0.3:5000"},
+	{"pool files: a node removed by hand is put back",
+	 {SQUAD3 HELLO_ROUTED(2)},
+	 {"web1: M hello/prod/web@web cur 5000 pool=edge/p",
+	  "web2: M hello/prod/web@web cur 5000 pool=edge/p", "web3:"},
+	 {"~ edge/p"},
+	 "edge/p",
+	 "10.0.0.1:5000 10.0.0.2:5000",
+	 .files = "p=10.0.0.1:5000"},
+	{"pool files: as they should be, nothing to do",
+	 {SQUAD3 HELLO_ROUTED(2)},
+	 {"web1: M hello/prod/web@web cur 5000 pool=edge/p",
+	  "web2: M hello/prod/web@web cur 5000 pool=edge/p", "web3:"},
+	 {NULL},
+	 .files = "p=10.0.0.1:5000,10.0.0.2:5000"},
+	{"pool files: a file no swarm routes to goes",
+	 {SQUAD3 HELLO_ROUTED(2)},
+	 {"web1: M hello/prod/web@web cur 5000 pool=edge/p",
+	  "web2: M hello/prod/web@web cur 5000 pool=edge/p", "web3:"},
+	 {"~ edge/stray"},
+	 "edge/stray",
+	 "",
+	 .files = "p=10.0.0.1:5000,10.0.0.2:5000 stray=10.0.0.9:1"},
+	{"a host back: its instance, out of the pool, is the excess, not the checked replacement",
+	 {SQUAD3 HELLO_ROUTED(3)},
+	 {"web1: M hello/prod/web@web cur 5000 pool=edge/p",
+	  "web2: M hello/prod/web@web cur 5000 pool=edge/p; M hello/prod/web@web cur 5001 pool=edge/p",
+	  "web3: M hello/prod/web@web cur 5000 pool=edge/p"},
+	 {"- web3 5000 scale down"},
+	 .files = "p=10.0.0.1:5000,10.0.0.2:5000,10.0.0.2:5001"},
+	{"all serving: the excess is on the host holding the most, highest port",
+	 {SQUAD3 HELLO_ROUTED(3)},
+	 {"web1: M hello/prod/web@web cur 5000 pool=edge/p",
+	  "web2: M hello/prod/web@web cur 5000 pool=edge/p; M hello/prod/web@web cur 5001 pool=edge/p",
+	  "web3: M hello/prod/web@web cur 5000 pool=edge/p"},
+	 {"- web2 5001 scale down", "~ edge/p"},
+	 .files = "p=10.0.0.1:5000,10.0.0.2:5000,10.0.0.2:5001,10.0.0.3:5000"},
 	{"an unidentified managed program is an orphan",
 	 {SQUAD3 HELLO(0)},
 	 {"web1: M ?/?/?@? old 5005", "web2:", "web3:"},
@@ -378,6 +428,27 @@ static void build_live(struct builder *b, const char *const *hosts)
 	}
 }
 
+static void build_pools(struct live *l, const char *files)
+{
+	char *text = strdup(files), *rest = text, *entry;
+
+	vec_push(&l->pool_balancers, "edge");
+	while ((entry = strsep(&rest, " "))) {
+		char *eq = strchr(entry, '='), *nodes, *n;
+		struct live_pool *lp = vec_add(&l->pools);
+
+		*eq = '\0';
+		lp->balancer = "edge";
+		lp->pool = arena_strdup(&l->mem, entry);
+		lp->nodes = arena_alloc(&l->mem, 8 * sizeof(*lp->nodes));
+		nodes = eq + 1;
+		while ((n = strsep(&nodes, ",")))
+			if (*n)
+				lp->nodes[lp->n++] = arena_strdup(&l->mem, n);
+	}
+	free(text);
+}
+
 static void load(struct desired *d, const char *const *yaml)
 {
 	struct source src;
@@ -439,6 +510,8 @@ static bool check_row(const struct row *r)
 	load(&d, r->yaml);
 	live_init(&l);
 	build_live(&b, r->hosts);
+	if (r->files)
+		build_pools(&l, r->files);
 	plan_build(&p, &d, &l);
 
 	got = calloc(p.actions.n + 1, sizeof(*got));
