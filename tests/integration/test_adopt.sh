@@ -88,7 +88,8 @@ expect_not_in "adopt: the look-alike of another config is not adopted" "$out" "-
 	sleep 0.05
 done) &
 ad_loop=$!
-jstart=$(wc -l <state/journal.jsonl 2>/dev/null || echo 0)
+jstart=0
+[ -f state/journal.jsonl ] && jstart=$(wc -l <state/journal.jsonl)
 run "$RAPTOR" apply desired --state-dir state --yes
 touch "$SCRATCH/stop-requests"
 wait "$ad_loop"

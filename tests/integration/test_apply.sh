@@ -254,7 +254,19 @@ expect_in "workers: three deployed" "$out" "Applied: 3 started, 0 stopped"
 desired greeter 1.0 1
 workers 2.0
 : >"$SCRATCH/samples"
-(while [ ! -e "$SCRATCH/stop-sampling" ]; do workers_running >>"$SCRATCH/samples"; sleep 0.1; done) &
+# one sampler process asking the three supervisords about every 50 ms
+python3 - "$SCRATCH/stop-sampling" "$SCRATCH/samples" $(for i in 1 2 3; do bash "$SANDBOX" url "$fleet" "$i"; done) <<'PY' &
+import os, sys, time, xmlrpc.client
+stop, out, urls = sys.argv[1], sys.argv[2], sys.argv[3:]
+proxies = [xmlrpc.client.ServerProxy(u) for u in urls]
+with open(out, "a") as f:
+    while not os.path.exists(stop):
+        n = sum(1 for p in proxies for i in p.supervisor.getAllProcessInfo()
+                if "-work-" in i["name"] and i["statename"] == "RUNNING")
+        f.write("%d\n" % n)
+        f.flush()
+        time.sleep(0.05)
+PY
 sampler=$!
 jstart=$(wc -l <state/journal.jsonl)
 run "$RAPTOR" apply desired --state-dir state --yes
