@@ -107,6 +107,9 @@ demo-down:
 build/plain/bench_planner: tests/bench/bench_planner.c $(PLAIN_LIB) | build/plain
 	$(call say,LINK,$@)$(CC) $(CPPFLAGS) $(CFLAGS) $(PKG_CFLAGS) -o $@ $< $(PLAIN_LIB) $(PKG_LIBS)
 
+build/plain/bench_xmlparse: tests/bench/bench_xmlparse.c $(PLAIN_LIB) | build/plain
+	$(call say,LINK,$@)$(CC) $(CPPFLAGS) $(CFLAGS) $(PKG_CFLAGS) -o $@ $< $(PLAIN_LIB) $(PKG_LIBS)
+
 bench: raptor build/plain/bench_planner
 	python3 tests/bench/bench_validate.py --raptor ./raptor --runs 9
 	python3 tests/bench/bench_plan.py --bin build/plain/bench_planner
@@ -116,5 +119,8 @@ format:
 
 clean:
 	rm -rf build raptor
+
+# fuzzing (libFuzzer, clang): make fuzz, and fuzz-check (brief, in make check)
+-include tests/fuzz/fuzz.mk
 
 -include $(wildcard build/plain/*.d build/asan/*.d build/*/tests/*.d)
