@@ -329,7 +329,7 @@ int balancer_run_command(const struct strv *argv, uint64_t timeout_ms, struct bu
 	close(devnull);
 	close(out[1]);
 	close(ex[1]);
-	devnull = out[1] = ex[1] = -1;
+	out[1] = ex[1] = -1;
 	free(av);
 	av = NULL;
 

@@ -431,6 +431,10 @@ static void __attribute__((noreturn)) uptest_child(char **argv, int out, int ex,
 		e = errno;
 		goto fail;
 	}
+	if (!argv[0]) { /* the loader refuses an empty uptest; never exec nothing */
+		e = ENOENT;
+		goto fail;
+	}
 #ifdef SYS_close_range
 	/* nothing else of raptor's (sockets, the state lock) reaches the uptest */
 	syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC);
@@ -531,7 +535,7 @@ static enum try_result uptest_try(void *vctx, uint64_t deadline, struct seen *s)
 	const struct uptest_ctx *c = vctx;
 	int out[2] = {-1, -1}, ex[2] = {-1, -1}, null_fd, pidfd = -1, exec_errno = 0, status = 0;
 	struct buf text = BUF_INIT;
-	bool exited = false, killed = false, reaped = false;
+	bool killed = false, reaped = false;
 	enum try_result r = TRY_FAIL;
 	pid_t pid;
 
@@ -561,7 +565,7 @@ static enum try_result uptest_try(void *vctx, uint64_t deadline, struct seen *s)
 	pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
 #endif
 
-	while (!exited) {
+	for (;;) { /* until it exits, or the time is up */
 		struct pollfd p[3];
 		nfds_t np = 0;
 		siginfo_t si;
@@ -572,13 +576,11 @@ static enum try_result uptest_try(void *vctx, uint64_t deadline, struct seen *s)
 		if (waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT) < 0) {
 			if (errno == EINTR)
 				continue;
-			exited = reaped = true; /* ECHILD: SIGCHLD is ignored and it was reaped */
+			reaped = true; /* ECHILD: SIGCHLD is ignored and it was reaped */
 			break;
 		}
-		if (si.si_pid == pid) {
-			exited = true;
+		if (si.si_pid == pid)
 			break;
-		}
 		left = left_ms(deadline);
 		if (!left) {
 			killed = true;

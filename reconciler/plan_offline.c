@@ -709,7 +709,7 @@ static void guard(struct ctx *c)
 			c->before.n, c->before.n == 1 ? "" : "s", p->instances_before,
 			p->instances_before == 1 ? "" : "s");
 	} else {
-		if (p->vanished && p->vanished * 2 > p->instances_before)
+		if (p->vanished && p->instances_before && p->vanished * 2 > p->instances_before)
 			buf_printf(
 				&why,
 				"%ld of %ld instances (%ld%%) belong to swarms that vanished from the desired state",

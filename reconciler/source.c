@@ -18,7 +18,8 @@ void source_add(struct source *src, const char *path, const char *data, size_t l
 
 	f->path = xstrdup(path);
 	f->len = len;
-	if (len > SOURCE_MAX_FILE)
+	/* without bytes (a reader that saw the size only) it is over the cap */
+	if (!data || len > SOURCE_MAX_FILE)
 		f->too_big = true;
 	else
 		f->data = xstrndup(data, len);
