@@ -140,3 +140,34 @@ cleanup:
 	buf_release(&p);
 	return rc;
 }
+
+int file_read_capped(struct buf *out, const char *path, size_t cap, struct error *err)
+{
+	char chunk[16384];
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int rc = -1;
+
+	buf_init(out, cap);
+	if (fd < 0)
+		return error_set(err, "cannot read %s: %s", path, strerror(errno));
+	for (;;) {
+		ssize_t n = read(fd, chunk, sizeof(chunk));
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			error_set(err, "cannot read %s: %s", path, strerror(errno));
+			goto cleanup;
+		}
+		if (n == 0)
+			break;
+		if (buf_add(out, chunk, (size_t)n) < 0) {
+			error_set(err, "%s is larger than %zu MiB", path, cap >> 20);
+			goto cleanup;
+		}
+	}
+	rc = 0;
+cleanup:
+	close(fd);
+	return rc;
+}

@@ -1,9 +1,11 @@
-/* Atomic file writes, the one way raptor replaces a file; see fileio.c. */
+/* Files: atomic writes (the one way raptor replaces a file), bounded reads;
+ * see fileio.c. */
 #ifndef RAPTOR_FILEIO_H
 #define RAPTOR_FILEIO_H
 
 #include <stddef.h>
 
+#include "buf.h"
 #include "error.h"
 
 /* Replaces `path` with `data`. An existing file keeps its permission bits;
@@ -18,5 +20,8 @@ int file_sync_dir(const char *dir);
 /* mkdir -p, mode 0750 for what it creates; `what` names the directory in
  * the error ("the state directory"). */
 int file_mkdirs(const char *dir, const char *what, struct error *err);
+/* Reads the whole file into `out` (initialised here with `cap`); a file over
+ * `cap` bytes is an error, so that input from outside is bounded. */
+int file_read_capped(struct buf *out, const char *path, size_t cap, struct error *err);
 
 #endif

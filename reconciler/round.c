@@ -1,7 +1,6 @@
 /* One round of plan and apply; see round.h. */
 #include "round.h"
 
-#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,7 +9,9 @@
 
 #include "commands.h"
 #include "fleet.h"
+#include "fileio.h"
 #include "health.h"
+#include "planfile.h"
 #include "render_plan.h"
 #include "state.h"
 #include "xalloc.h"
@@ -24,53 +25,20 @@ const char *round_outcome_text(enum round_outcome o)
 	return o < ROUND_OUTCOMES ? words[o] : "?";
 }
 
-/* A PLANFILE is applied only as it was made: the same live state (its
- * fingerprint) and, planned again from it, the same actions. */
+/* A PLANFILE is applied only as it was made (planfile.c). */
 static int check_planfile(const char *path, const struct plan *p, const struct live *l)
 {
-	json_error_t jerr;
-	json_t *doc = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
-	json_t *actions;
-	char fp[17];
+	struct error err = ERROR_INIT;
+	struct buf text = BUF_INIT;
 	int rc = -1;
 
-	if (!doc) {
-		fprintf(stderr, "raptor apply: %s:%d:%d: %s\n", path, jerr.line, jerr.column,
-			jerr.text);
-		return -1;
-	}
-	live_fingerprint(fp, l);
-	if (!json_is_string(json_object_get(doc, "fingerprint")) ||
-	    strcmp(json_string_value(json_object_get(doc, "fingerprint")), fp)) {
-		fprintf(stderr,
-			"raptor apply: %s was made from another live state (the fleet changed since: hosts, programs or ports); make a new plan\n",
-			path);
-		goto cleanup;
-	}
-	actions = json_object_get(doc, "actions");
-	if (!json_is_array(actions) || json_array_size(actions) != p->actions.n) {
-		fprintf(stderr,
-			"raptor apply: %s does not match the plan made now (the desired state changed since); make a new plan\n",
-			path);
-		goto cleanup;
-	}
-	for (size_t i = 0; i < p->actions.n; i++) {
-		const struct plan_action *a = &p->actions.v[i];
-		json_t *o = json_array_get(actions, i);
-		const char *op = json_string_value(json_object_get(o, "op"));
-		const char *prog = json_string_value(json_object_get(o, "program"));
-
-		if (!op || strcmp(op, plan_op_text(a->op)) ||
-		    (a->program && (!prog || strcmp(prog, a->program)))) {
-			fprintf(stderr,
-				"raptor apply: %s does not match the plan made now (action %zu differs); make a new plan\n",
-				path, i + 1);
-			goto cleanup;
-		}
-	}
-	rc = 0;
-cleanup:
-	json_decref(doc);
+	if (file_read_capped(&text, path, PLANFILE_MAX, &err) == 0 &&
+	    planfile_check(text.ptr ? text.ptr : "", text.len, path, p, l, &err) == 0)
+		rc = 0;
+	else
+		fprintf(stderr, "raptor apply: %s\n", error_msg(&err));
+	buf_release(&text);
+	error_release(&err);
 	return rc;
 }
 
