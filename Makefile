@@ -113,9 +113,13 @@ build/plain/bench_planner: tests/bench/bench_planner.c $(PLAIN_LIB) | build/plai
 build/plain/bench_xmlparse: tests/bench/bench_xmlparse.c $(PLAIN_LIB) | build/plain
 	$(call say,LINK,$@)$(CC) $(CPPFLAGS) $(CFLAGS) $(PKG_CFLAGS) -o $@ $< $(PLAIN_LIB) $(PKG_LIBS)
 
-bench: raptor build/plain/bench_planner
-	python3 tests/bench/bench_validate.py --raptor ./raptor --runs 9
-	python3 tests/bench/bench_plan.py --bin build/plain/bench_planner
+# every benchmark runs, whatever the others found; the exit status is the worst (0 met, 1 missed, 2 could not run)
+bench: raptor build/plain/bench_planner build/plain/bench_xmlparse
+	@rc=0; for b in "bench_validate.py --raptor ./raptor --runs 9" \
+		"bench_plan.py --bin build/plain/bench_planner" \
+		"bench_fleet.py --raptor ./raptor --parse-bin build/plain/bench_xmlparse"; do \
+		echo "python3 tests/bench/$$b"; python3 tests/bench/$$b; r=$$?; [ $$r -le $$rc ] || rc=$$r; \
+	done; exit $$rc
 
 # clang-tidy with the checks of .clang-tidy (why each left-out one is left
 # out is written there) and cppcheck, both over reconciler/, both clean

@@ -587,6 +587,27 @@ static int check_dir(const struct balancer *b, struct error *err)
 	return 0;
 }
 
+/* Removes the temporary files (.POOL.conf.XXXXXX, fileio.c) a raptor killed
+ * while writing a pool left in include_dir: nginx never reads them, but
+ * nothing else would ever remove them. The caller holds the state lock, so no
+ * other write of ours is under way. */
+static void sweep_temporaries(const struct balancer *b)
+{
+	DIR *d = opendir(b->include_dir);
+	struct dirent *de;
+
+	if (!d)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		const char *name = de->d_name, *conf = strstr(name, ".conf.");
+
+		if (name[0] == '.' && conf && conf > name + 1 && strlen(conf + 6) == 6 &&
+		    !strchr(conf + 6, '.'))
+			unlinkat(dirfd(d), name, 0);
+	}
+	closedir(d);
+}
+
 int balancer_apply(const struct balancer *b, const struct pool_update *updates, size_t n,
 		   int *changed, struct error *err)
 {
@@ -605,6 +626,7 @@ int balancer_apply(const struct balancer *b, const struct pool_update *updates, 
 				 b->name ? b->name : "?");
 	if (n == 0)
 		return 0;
+	sweep_temporaries(b);
 	t = xcalloc(n, sizeof(*t));
 	/* everything checked and rendered before anything is written */
 	for (size_t i = 0; i < n; i++) {

@@ -108,8 +108,10 @@ static void journal_detail(struct run *r, const char *op, const struct plan_acti
 	apply_result_count(r->res, op, result);
 	/* a journal that cannot be written is reported, and the apply goes on:
 	 * the hosts hold the truth, the journal is its history */
-	if (state_journal(r->o->state_dir, &e, &err) < 0)
+	if (state_journal(r->o->state_dir, &e, &err) < 0) {
+		r->res->journal_errors++;
 		progress(r, "raptor apply: journal: %s", error_msg(&err));
+	}
 	error_release(&err);
 }
 
@@ -616,10 +618,16 @@ static bool job_ok_at(struct run *r, const char *node, const char *balancer, con
 			continue;
 		buf_reset(&r->b);
 		buf_printf(&r->b, "%s:%d", a->address, a->port);
-		if (!strcmp(r->b.ptr, node))
+		if (!strcmp(r->b.ptr, node)) {
+			const struct job *j = &r->jobs.v[i];
+
 			/* a restarted program was in the pool: it leaves only if it failed */
-			return a->restart ? r->jobs.v[i].st != JOB_FAILED
-					  : r->jobs.v[i].st == JOB_OK;
+			if (a->restart)
+				return j->st != JOB_FAILED;
+			/* this wave's instances of a swarm that failed are taken back, so
+			 * they never enter a pool; an earlier wave's already replaced one */
+			return j->st == JOB_OK && !(j->sw->failed && j->wave == r->wave);
+		}
 	}
 	return true; /* not a new instance: one that stays */
 }
@@ -635,10 +643,28 @@ static bool stop_goes_ahead(struct run *r, const struct plan_action *a)
 
 typedef VEC(const char *) node_vec;
 
+/* Whether `node` of that pool is an instance leaving now or gone already. */
+static bool leaving(struct run *r, const char *node, const struct plan_pool *pp)
+{
+	for (size_t i = 0; i < r->p->actions.n; i++) {
+		const struct plan_action *a = &r->p->actions.v[i];
+
+		if (a->op != PLAN_STOP || r->stops[i] == STOP_PENDING || !a->port || !a->pool ||
+		    strcmp(a->pool, pp->pool) || strcmp(a->balancer, pp->balancer))
+			continue;
+		buf_reset(&r->b);
+		buf_printf(&r->b, "%s:%d", a->address, a->port);
+		if (!strcmp(r->b.ptr, node))
+			return true;
+	}
+	return false;
+}
+
 static void pool_nodes(struct run *r, const struct plan_pool *pp, node_vec *out)
 {
 	for (size_t i = 0; i < pp->after.n; i++)
-		if (job_ok_at(r, pp->after.v[i], pp->balancer, pp->pool))
+		if (job_ok_at(r, pp->after.v[i], pp->balancer, pp->pool) &&
+		    (!pp->frozen || !leaving(r, pp->after.v[i], pp)))
 			vec_push(out, pp->after.v[i]);
 	/* what is to stop stays in its pool until its turn to leave comes (or
 	 * for good, when the swarm replacing it failed) */
@@ -768,7 +794,8 @@ static void pair_stops(struct run *r, struct job **wave, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		const struct job *j = wave[i];
 
-		if (j->st != JOB_OK || j->a->restart)
+		/* a swarm that failed in this wave keeps its old instances */
+		if (j->st != JOB_OK || j->a->restart || j->sw->failed)
 			continue;
 		for (size_t k = 0; k < r->p->actions.n; k++) {
 			const struct plan_action *a = &r->p->actions.v[k];
@@ -952,7 +979,7 @@ int apply_run(struct apply_result *res, const struct plan *p, const struct desir
 	strmap_release(&r.swarms);
 	arena_release(&r.mem);
 	buf_release(&r.b);
-	return res->failed_actions || res->failed_swarms ? -1 : 0;
+	return res->failed_actions || res->failed_swarms || res->journal_errors ? -1 : 0;
 }
 
 void apply_result_count(struct apply_result *r, const char *op, const char *result)

@@ -51,8 +51,9 @@ struct action_count {
 
 struct apply_result {
 	size_t started, stopped, failed_actions;
-	size_t routed;	/* balancers reloaded (each counted once) */
-	size_t reloads; /* reloads in all: one per wave that changed a pool */
+	size_t routed;	       /* balancers reloaded (each counted once) */
+	size_t reloads;	       /* reloads in all: one per wave that changed a pool */
+	size_t journal_errors; /* lines the journal could not take */
 	size_t failed_swarms;
 	VEC(struct action_count) counts; /* ops and results as journaled */
 	VEC(const char *) failures;	 /* one line each, in the result's arena */

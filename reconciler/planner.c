@@ -718,6 +718,9 @@ static void keep_pool(struct ctx *c, const struct range *r, struct plan_pool *po
 
 	if (!pool)
 		return;
+	/* with its file read, the pool stays exactly as it is: its members on
+	 * unreachable hosts may still be serving */
+	pool->frozen = true;
 	pool->after.n = from;
 	buf_reset(&c->b);
 	buf_printf(&c->b, "%s/%s", pool->balancer, pool->pool);
@@ -1061,6 +1064,11 @@ static void finish_pools(struct ctx *c)
 		struct plan_pool *pp = &c->p->pools.v[i];
 		struct plan_action *a;
 
+		if (pp->frozen && pools_read(c, pp->balancer, strlen(pp->balancer))) {
+			pp->after.n = 0;
+			for (size_t j = 0; j < pp->before.n; j++)
+				vec_push(&pp->after, pp->before.v[j]);
+		}
 		if (pp->before.n > 1)
 			qsort(pp->before.v, pp->before.n, sizeof(*pp->before.v), str_cmp);
 		if (pp->after.n > 1)

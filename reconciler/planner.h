@@ -66,6 +66,7 @@ struct plan_pool {
 	const char *balancer, *pool;
 	VEC(const char *) before, after; /* sorted address:port */
 	bool changed;
+	bool frozen; /* a swarm routed here may not change now: the pool stays as it is */
 };
 
 /* How the planner saw one program on one reachable host. */

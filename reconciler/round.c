@@ -203,6 +203,24 @@ int round_run(struct round_report *out, struct cli_opts *o, const struct round_o
 		why = "not confirmed";
 		goto cleanup;
 	}
+	/* the journal takes the plan before any host is touched: a state
+	 * directory that cannot be written (read-only, full) stops the round
+	 * here, with nothing changed */
+	{
+		struct journal_entry e = {.op = "plan", .result = "applying", .commit = src.commit};
+		char what[96];
+
+		snprintf(what, sizeof(what), "%zu to start, %zu to stop, %zu pool%s to change",
+			 plan.starts, plan.stops, plan.routes, plan.routes == 1 ? "" : "s");
+		e.detail = what;
+		if (state_journal(o->state_dir, &e, &err) < 0) {
+			fprintf(stderr, "raptor %s: %s; nothing was applied\n", ro->cmd,
+				error_msg(&err));
+			out->outcome = ROUND_ERROR;
+			why = "the state directory cannot be written";
+			goto cleanup;
+		}
+	}
 	fleet_opts_from_settings(&fo, &d.settings);
 	{
 		struct apply_opts ao = {
@@ -213,11 +231,26 @@ int round_run(struct round_report *out, struct cli_opts *o, const struct round_o
 		};
 		bool failed = apply_run(res, &plan, &d, &live, &ao) < 0 || plan.errors;
 
-		if (record_hosts(o, &live, &plan, res, &err) < 0)
+		/* what the hosts now run is done; a state directory that could not
+		 * record it fails the round, so that nobody trusts a record with holes */
+		if (record_hosts(o, &live, &plan, res, &err) < 0) {
 			fprintf(stderr, "raptor %s: %s\n", ro->cmd, error_msg(&err));
+			vec_push(&res->failures, arena_strdup(&res->mem, error_msg(&err)));
+			failed = true;
+		}
 		if (state_last_write(o->state_dir, src.commit, failed ? "failed" : "converged",
-				     res->started, res->stopped, res->failed_actions, &err) < 0)
+				     res->started, res->stopped, res->failed_actions, &err) < 0) {
 			fprintf(stderr, "raptor %s: %s\n", ro->cmd, error_msg(&err));
+			vec_push(&res->failures, arena_strdup(&res->mem, error_msg(&err)));
+			failed = true;
+		}
+		if (res->journal_errors) {
+			char what[96];
+
+			snprintf(what, sizeof(what), "%zu journal line%s could not be written",
+				 res->journal_errors, res->journal_errors == 1 ? "" : "s");
+			vec_push(&res->failures, arena_strdup(&res->mem, what));
+		}
 		printf("Applied: %zu started, %zu stopped, %zu balancer%s reloaded.", res->started,
 		       res->stopped, res->routed, res->routed == 1 ? "" : "s");
 		if (failed && res->failed_swarms) {

@@ -153,6 +153,7 @@ static void gen_live(struct live *l, const struct desired *cur)
 			p->nmeta = 7;
 			pr->name = pr->group = p->name;
 			pr->statename = "RUNNING";
+			pr->state = PROC_RUNNING; /* the planner reads the state: 0 is STOPPED */
 		}
 	}
 	free(next_port);

@@ -33,6 +33,16 @@ fail() {
 	return 0
 }
 
+# known NAME WHY: a check that fails because of a known gap in raptor,
+# written as it should behave and named in the session notes: shown on
+# every run and counted apart, so it neither hides nor fails the suite
+known() {
+	KNOWN=$((${KNOWN:-0} + 1))
+	echo "  KNOWN GAP: $1"
+	[ -n "${2:-}" ] && printf '    %s\n' "$2" | head -n 3
+	return 0
+}
+
 # expect_rc NAME WANT
 expect_rc() {
 	if [ "$rc" = "$2" ]; then pass "$1: exit $2"; else fail "$1: exit $rc, want $2"; fi

@@ -7,6 +7,7 @@ repo=$(cd "$here/../.." && pwd)
 export REPO_ROOT=$repo
 PASSED=0
 FAILED=0
+KNOWN=0
 for t in "$here"/test_*.sh; do
 	echo "== integration: $(basename "$t")"
 	SCRATCH=$(mktemp -d "${TMPDIR:-/tmp}/raptor-it.XXXXXX")
@@ -18,5 +19,5 @@ for t in "$here"/test_*.sh; do
 	cd "$repo" || exit 1
 	rm -rf "$SCRATCH"
 done
-echo "integration: $PASSED passed, $FAILED failed"
+echo "integration: $PASSED passed, $FAILED failed, $KNOWN known gaps (KNOWN GAP lines above)"
 [ "$FAILED" -eq 0 ]
