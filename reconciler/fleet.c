@@ -209,47 +209,71 @@ static int decode_host(struct live *l, struct live_host *h, const struct fleet_b
 	return 0;
 }
 
+struct query_ctx {
+	struct live *out;
+	const struct fleet_target *targets;
+	struct fleet_batch *batches;
+};
+
+/* A host's answer into the live model the moment it is in; its XML tree and
+ * its batch are freed right away, so memory follows the hosts in flight, not
+ * the fleet. */
+static void decode_done(struct fleet_batch *b, void *ctx)
+{
+	struct query_ctx *q = ctx;
+	size_t i = (size_t)(b - q->batches);
+	const struct fleet_target *t = &q->targets[i];
+	struct live_host *h = &q->out->hosts.v[i];
+	struct error why = ERROR_INIT;
+
+	h->name = arena_strdup(&q->out->mem, t->name);
+	h->address = arena_strdup(&q->out->mem, t->address);
+	h->squad = arena_strdup(&q->out->mem, t->squad);
+	h->url = arena_strdup(&q->out->mem, t->url);
+	h->seconds = b->seconds;
+	if (decode_host(q->out, h, b, &why) < 0) {
+		h->error = arena_strdup(&q->out->mem, error_msg(&why));
+		h->nprocs = h->nprograms = h->nports = 0;
+	} else {
+		h->reachable = true;
+	}
+	error_release(&why);
+	fleet_batch_release(b);
+}
+
 int fleet_query(struct live *out, const struct fleet_target *targets, size_t n,
 		const struct fleet_opts *o, struct error *err)
 {
 	struct fleet_batch *batches = calloc(n ? n : 1, sizeof(*batches));
+	struct query_ctx q = {out, targets, batches};
+	struct fleet_call *calls;
+	struct arena mem = ARENA_INIT;
 	int rc = -1;
 
 	live_init(out);
+	/* every host asks the same four calls: one array for all of them */
+	calls = arena_alloc(&mem, (n ? n : 1) * 4 * sizeof(*calls));
 	for (size_t i = 0; i < n; i++) {
 		struct fleet_batch *b = &batches[i];
 
 		b->host = targets[i].name;
 		b->url = targets[i].url;
-		b->calls = arena_alloc(&b->mem, 4 * sizeof(*b->calls));
+		b->calls = calls + 4 * i;
 		b->ncalls = 4;
 		for (size_t k = 0; k < 4; k++)
 			b->calls[k].method = query_methods[k];
+		b->done = decode_done;
+		b->done_ctx = &q;
+		vec_add(&out->hosts);
 	}
 	if (fleet_call_run(batches, n, o, err) < 0)
 		goto cleanup;
-	for (size_t i = 0; i < n; i++) {
-		struct live_host *h = vec_add(&out->hosts);
-		struct error why = ERROR_INIT;
-
-		h->name = arena_strdup(&out->mem, targets[i].name);
-		h->address = arena_strdup(&out->mem, targets[i].address);
-		h->squad = arena_strdup(&out->mem, targets[i].squad);
-		h->url = arena_strdup(&out->mem, targets[i].url);
-		h->seconds = batches[i].seconds;
-		if (decode_host(out, h, &batches[i], &why) < 0) {
-			h->error = arena_strdup(&out->mem, error_msg(&why));
-			h->nprocs = h->nprograms = h->nports = 0;
-		} else {
-			h->reachable = true;
-		}
-		error_release(&why);
-	}
 	rc = 0;
 cleanup:
 	for (size_t i = 0; i < n; i++)
 		fleet_batch_release(&batches[i]);
 	free(batches);
+	arena_release(&mem);
 	return rc;
 }
 
@@ -303,12 +327,15 @@ cleanup:
 		for (size_t i = 0; i < b->ncalls; i++)
 			b->calls[i].fault = b->error;
 	error_release(&err);
+	if (b->done)
+		b->done(b, b->done_ctx);
 }
 
 int fleet_call_run(struct fleet_batch *batches, size_t n, const struct fleet_opts *o,
 		   struct error *err)
 {
 	struct buf userpwd = BUF_INIT, body = BUF_INIT;
+	struct arena tree = ARENA_INIT;
 	struct http_multi *m = NULL;
 	int rc = -1;
 
@@ -330,16 +357,19 @@ int fleet_call_run(struct fleet_batch *batches, size_t n, const struct fleet_opt
 
 		if (!b->ncalls)
 			continue;
-		calls = xr_array(&b->mem, b->ncalls);
+		/* the request's tree only lives until it is encoded (the transfer
+		 * keeps the bytes): one small arena, reused, not one per host */
+		arena_release(&tree);
+		calls = xr_array(&tree, b->ncalls);
 		for (size_t j = 0; j < b->ncalls; j++) {
-			struct xr_value *call = xr_struct(&b->mem, 2), *params;
+			struct xr_value *call = xr_struct(&tree, 2), *params;
 
-			params = xr_array(&b->mem, b->calls[j].nparams);
+			params = xr_array(&tree, b->calls[j].nparams);
 			for (size_t k = 0; k < b->calls[j].nparams; k++)
 				params->u.array.items[k] = b->calls[j].params[k];
-			xr_struct_set(call, 0, &b->mem, "methodName",
-				      xr_string(&b->mem, b->calls[j].method));
-			xr_struct_set(call, 1, &b->mem, "params", params);
+			xr_struct_set(call, 0, &tree, "methodName",
+				      xr_string(&tree, b->calls[j].method));
+			xr_struct_set(call, 1, &tree, "params", params);
 			calls->u.array.items[j] = call;
 		}
 		buf_reset(&body);
@@ -358,6 +388,7 @@ cleanup:
 		explicit_bzero(userpwd.ptr, userpwd.len);
 	buf_release(&userpwd);
 	buf_release(&body);
+	arena_release(&tree);
 	return rc;
 }
 

@@ -64,6 +64,10 @@ struct fleet_batch {
 	double seconds;
 	struct xr_response resp; /* holds the results; fleet_batch_release frees it */
 	struct arena mem;
+	/* optional: called as soon as this batch's answer is in (or it failed),
+	 * so that a large fleet's answers need not all be held at once */
+	void (*done)(struct fleet_batch *b, void *ctx);
+	void *done_ctx;
 };
 
 struct xr_value;

@@ -226,6 +226,9 @@ static void finish(struct http_multi *m, struct http_transfer *t, CURLcode rc)
 	curl_multi_remove_handle(m->multi, t->easy);
 	m->active--;
 	t->done(t->ctx, &res);
+	/* the answer has been handed over: a large fleet must not hold them all */
+	buf_release(&t->response);
+	buf_release(&t->request);
 }
 
 int http_multi_run(struct http_multi *m, struct error *err)
