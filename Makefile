@@ -1,7 +1,9 @@
 # raptor — build, dependencies, tests, demo and benchmarks (DESIGN.md §8).
 #   make deps    install the Debian packages that are missing (as root)
 #   make         build ./raptor
-#   make check   deps, build, unit tests plain and under ASan+UBSan, integration tests
+#   make check   deps, build, lint, unit tests plain, under ASan+UBSan and valgrind,
+#                each fuzz target briefly, integration tests
+#   make fuzz    each libFuzzer target FUZZ_SECONDS (60); tests/fuzz/RESULTS.md
 #   make demo    build and show raptor on the examples
 #   make bench   benchmarks; results in tests/bench/RESULTS.md
 
@@ -36,7 +38,7 @@ ASAN_TESTS := $(patsubst tests/unit/%.c,build/asan/tests/%,$(UNIT_SRCS))
 
 DEBS := build-essential pkg-config libyaml-dev libgit2-dev libcurl4-openssl-dev libxml2-dev \
 	libjansson-dev libcmocka-dev supervisor nginx-light python3 git curl \
-	clang clang-tidy cppcheck valgrind
+	clang libclang-rt-14-dev llvm clang-tidy cppcheck valgrind
 
 .PHONY: all deps check unit unit-asan integration lint valgrind demo demo-down bench format clean
 .DELETE_ON_ERROR:
@@ -99,6 +101,7 @@ check: deps
 	$(MAKE) unit
 	$(MAKE) unit-asan
 	$(MAKE) valgrind
+	$(MAKE) fuzz-check
 	$(MAKE) integration
 
 demo: raptor
