@@ -76,8 +76,9 @@ def revision():
         return subprocess.run(["git", "-C", REPO] + list(args), capture_output=True,
                               text=True, check=False).stdout.strip()
     rev = git("rev-parse", "--short", "HEAD") or "unknown"
-    # only what the targets are built from: the reconciler and the harnesses
-    if git("status", "--porcelain", "--", "reconciler", "tests/fuzz"):
+    # dirty only for what the targets are built from: the reconciler and the harnesses
+    if git("status", "--porcelain", "--", "reconciler", "tests/fuzz/*.[ch]", "tests/fuzz/fuzz.mk",
+           "Makefile"):
         rev += "+dirty"
     return rev
 
@@ -154,6 +155,7 @@ def run_target(name, args, tmp):
         env.setdefault("ASAN_SYMBOLIZER_PATH", symbolizer)
     log_path = os.path.join(logs, name + (".check" if args.check else "") + ".log")
     start = datetime.datetime.now(datetime.timezone.utc)
+    rev = revision()  # of the sources the binary was just built from, not at the end
     print("== %s (%s)" % (name, "check" if args.check else "fuzz"), flush=True)
     with open(log_path, "w", encoding="utf-8") as log:
         rc = subprocess.run(argv, stdout=log, stderr=subprocess.STDOUT, check=False,
@@ -161,7 +163,7 @@ def run_target(name, args, tmp):
     with open(log_path, encoding="utf-8", errors="replace") as f:
         text = f.read()
     r = parse(text)
-    r["rc"], r["start"] = rc, start
+    r["rc"], r["start"], r["rev"] = rc, start, rev
     if r["seconds"] is None:
         r["seconds"] = int((datetime.datetime.now(datetime.timezone.utc) - start)
                            .total_seconds())
@@ -220,7 +222,7 @@ def record(path, results):
             "ok, interrupted" if r.get("interrupted") else "ok"
         rows.append([r["start"].strftime("%Y-%m-%d %H:%M"), name, "%d s" % r["seconds"],
                      "{:,}".format(r["execs"]), "{:,}".format(r["exec_s"]), str(r["cov"]),
-                     str(r["ft"]), "%d / %s" % (r["corp"], r["corp_bytes"]), result, rev])
+                     str(r["ft"]), "%d / %s" % (r["corp"], r["corp_bytes"]), result, r["rev"]])
     out = [BEGIN, "", "## Per target", "",
            "Sum over the recorded runs; coverage (cov: instrumented edges, ft: features)",
            "and corpus size are those of the target's latest run.", "",
