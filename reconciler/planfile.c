@@ -40,9 +40,13 @@ int planfile_check(const char *text, size_t len, const char *name, const struct 
 		json_t *o = json_array_get(actions, i);
 		const char *op = json_string_value(json_object_get(o, "op"));
 		const char *prog = json_string_value(json_object_get(o, "program"));
+		const char *host = json_string_value(json_object_get(o, "host"));
 
+		/* the host too: a program's name does not say where it runs, and a
+		 * squad move changes neither the names nor the live fingerprint */
 		if (!op || strcmp(op, plan_op_text(a->op)) ||
-		    (a->program && (!prog || strcmp(prog, a->program)))) {
+		    (a->program && (!prog || strcmp(prog, a->program))) ||
+		    (a->host && (!host || strcmp(host, a->host)))) {
 			error_set(
 				err,
 				"%s does not match the plan made now (action %zu differs); make a new plan",

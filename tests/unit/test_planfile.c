@@ -91,6 +91,8 @@ static const struct {
 	{"an action's op changed", "\"op\": \"start\"", "\"op\": \"stop\"", "action 1 differs"},
 	{"an action's program changed", "\"program\": \"hello-", "\"program\": \"x-",
 	 "action 1 differs"},
+	{"an action's host changed (a squad move keeps names and fingerprint)", "\"host\": \"web",
+	 "\"host\": \"xweb", "action 1 differs"},
 	{"fewer actions", "\"actions\": [", "\"actions\": [], \"was\": [", "desired state changed"},
 };
 
