@@ -7,6 +7,7 @@
 
 #include "balancer.h"
 #include "health.h"
+#include "health_pool.h"
 #include "progtext.h"
 #include "state.h"
 #include "strmap.h"
@@ -19,7 +20,17 @@
 #define FAULT_NOT_RUNNING     70
 #define FAULT_ALREADY_ADDED   90
 
-enum job_state { JOB_PENDING, JOB_STARTING, JOB_CHECKING, JOB_OK, JOB_FAILED, JOB_SKIPPED };
+/* STARTING: waiting for RUNNING in supervisord; CHECKING: RUNNING, its health
+ * checks to run; HEALTH: they run (in the health pool) */
+enum job_state {
+	JOB_PENDING,
+	JOB_STARTING,
+	JOB_CHECKING,
+	JOB_HEALTH,
+	JOB_OK,
+	JOB_FAILED,
+	JOB_SKIPPED
+};
 
 struct swarm_run {
 	const char *identity;
@@ -535,34 +546,53 @@ static void poll_starting(struct run *r, struct job **wave, size_t n)
 	batches_release(&bs);
 }
 
+/* What a finished health check means for its job. */
+static void checked(struct run *r, struct job *j, int rc, const struct error *err)
+{
+	double secs = (double)(health_now_ms() - j->started_ms) / 1000.0;
+
+	if (rc < 0) {
+		fail_job(r, j, error_msg(err));
+		return;
+	}
+	j->st = JOB_OK;
+	r->res->started++;
+	progress(r, "check %s on %s: healthy (%.1fs)", j->a->program, j->a->host, secs);
+	journal(r, "check", j->a, "ok", NULL, secs);
+}
+
+/*
+ * Polls supervisord until every instance of the wave is RUNNING or failed,
+ * handing each RUNNING one to the health pool at once, and takes the
+ * results between polls: the checks of a wave run side by side, so a wave
+ * costs its slowest instance.
+ */
 static void check_wave(struct run *r, struct job **wave, size_t n)
 {
 	uint64_t poll = r->o->poll_ms ? r->o->poll_ms : 500;
+	unsigned threads = r->d->settings.concurrency > 0 ? (unsigned)r->d->settings.concurrency
+							  : HEALTH_THREADS;
+	struct health_pool *hp = health_pool_new(threads);
 
 	for (;;) {
 		bool starting = false;
+		struct error err = ERROR_INIT;
+		uint64_t until;
+		void *tag;
+		int rc;
 
 		poll_starting(r, wave, n);
 		for (size_t i = 0; i < n; i++) {
 			struct job *j = wave[i];
 			const struct live_host *h = host_of(r, j->a->host);
-			struct health_target t = {j->a->host, h ? h->address : j->a->address,
-						  j->a->port, &j->sw->s->health};
-			struct error err = ERROR_INIT;
 
 			if (j->st == JOB_CHECKING) {
-				if (health_check(&t, j->deadline_ms, &err) < 0) {
-					fail_job(r, j, error_msg(&err));
-				} else {
-					j->st = JOB_OK;
-					r->res->started++;
-					progress(r, "check %s on %s: healthy (%.1fs)",
-						 j->a->program, j->a->host,
-						 (double)(health_now_ms() - j->started_ms) /
-							 1000.0);
-					journal(r, "check", j->a, "ok", NULL,
-						(double)(health_now_ms() - j->started_ms) / 1000.0);
-				}
+				struct health_target t = {j->a->host,
+							  h ? h->address : j->a->address,
+							  j->a->port, &j->sw->s->health};
+
+				j->st = JOB_HEALTH;
+				health_pool_submit(hp, &t, j->deadline_ms, j);
 			} else if (j->st == JOB_STARTING) {
 				if (health_now_ms() >= j->deadline_ms)
 					fail_job(
@@ -571,13 +601,22 @@ static void check_wave(struct run *r, struct job **wave, size_t n)
 				else
 					starting = true;
 			}
-			error_release(&err);
 		}
-		if (!starting)
-			return;
-		struct timespec ts = {(time_t)(poll / 1000), (long)(poll % 1000) * 1000000L};
-		nanosleep(&ts, NULL);
+		if (!starting && !health_pool_pending(hp))
+			break;
+		/* results as they come, until the next poll of the hosts is due */
+		until = starting ? health_now_ms() + poll : UINT64_MAX;
+		while (health_pool_wait(hp, until, &tag, &rc, &err) == 1)
+			checked(r, tag, rc, &err);
+		error_release(&err);
+		if (starting && health_now_ms() < until) {
+			uint64_t ms = until - health_now_ms();
+			struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
+
+			nanosleep(&ts, NULL);
+		}
 	}
+	health_pool_free(hp);
 }
 
 /* Takes back the new instances of swarms that failed (the wave's failures
