@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <curl/curl.h>
+
 #include "commands.h"
 #include "banned.h"
 
@@ -149,7 +151,12 @@ int main(int argc, char **argv)
 		cli_release(&o);
 		return rc > 0 ? 0 : 1;
 	}
+	/* once, before any thread: the health checks of a wave run on threads,
+	 * each with its own transfers, and libcurl's global set-up is only safe
+	 * to repeat there while this first reference holds it */
+	curl_global_init(CURL_GLOBAL_DEFAULT);
 	rc = cmd->run(&o);
+	curl_global_cleanup();
 	cli_release(&o);
 	return rc;
 }
