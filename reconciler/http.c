@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "units.h"
 #include "vec.h"
@@ -24,6 +25,11 @@ struct http_transfer {
 	struct buf request, response, reason;
 	char errbuf[CURL_ERROR_SIZE];
 	bool too_big;
+	uint64_t added_ms; /* when it was handed to curl */
+	bool connected;	   /* seen connected */
+	bool parked;	   /* still connecting after the grace: it holds no slot */
+	long status;	   /* HTTP status, once finished */
+	double seconds;	   /* the whole exchange, once finished */
 	uint64_t connect_ms, request_ms;
 	size_t cap;
 	http_done_fn done;
@@ -32,8 +38,9 @@ struct http_transfer {
 
 struct http_multi {
 	CURLM *multi;
-	size_t concurrency, active, next;
+	size_t concurrency, active, parked, next;
 	VEC(struct http_transfer *) queue;
+	VEC(struct http_transfer *) running; /* handed to curl, not finished */
 };
 
 void http_redact_url(struct buf *out, const char *url)
@@ -125,12 +132,58 @@ void http_multi_add(struct http_multi *m, const struct http_endpoint *ep, const 
 	vec_push(&m->queue, t);
 }
 
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
 static void start_more(struct http_multi *m)
 {
-	while (m->active < m->concurrency && m->next < m->queue.n) {
-		curl_multi_add_handle(m->multi, m->queue.v[m->next++]->easy);
+	while (m->active < m->concurrency && m->parked < m->concurrency * HTTP_PARKED_MAX &&
+	       m->next < m->queue.n) {
+		struct http_transfer *t = m->queue.v[m->next++];
+
+		t->added_ms = now_ms();
+		curl_multi_add_handle(m->multi, t->easy);
+		vec_push(&m->running, t);
 		m->active++;
 	}
+}
+
+/*
+ * A host that has not taken the connection within the grace is most likely
+ * down (powered off: its SYNs go unanswered), and waiting out its connect
+ * timeout in a slot would hold up the hosts queued behind it. Such a
+ * transfer keeps going, but its slot goes to the next host, so a fleet with
+ * dead hosts takes about the connect timeout longer, not that timeout once
+ * for every `concurrency` dead hosts. Returns how long until the next
+ * transfer's grace runs out (UINT64_MAX: none is waiting for it).
+ */
+static uint64_t park_slow_connects(struct http_multi *m)
+{
+	uint64_t now = now_ms(), next = UINT64_MAX;
+
+	for (size_t i = 0; i < m->running.n; i++) {
+		struct http_transfer *t = m->running.v[i];
+		curl_off_t connect_us = 0;
+
+		if (t->connected || t->parked)
+			continue;
+		curl_easy_getinfo(t->easy, CURLINFO_CONNECT_TIME_T, &connect_us);
+		if (connect_us > 0) {
+			t->connected = true;
+		} else if (now - t->added_ms >= HTTP_CONNECT_GRACE_MS) {
+			t->parked = true;
+			m->active--;
+			m->parked++;
+		} else if (t->added_ms + HTTP_CONNECT_GRACE_MS - now < next) {
+			next = t->added_ms + HTTP_CONNECT_GRACE_MS - now;
+		}
+	}
+	return next;
 }
 
 static void describe_failure(struct http_transfer *t, CURLcode rc)
@@ -205,26 +258,43 @@ static void describe_status(struct http_transfer *t, long status, const char *ct
 			ctype ? ctype : "missing");
 }
 
-static void finish(struct http_multi *m, struct http_transfer *t, CURLcode rc)
+/* The transport's side of a finished transfer: its outcome read, its
+ * handle out of the multi, its slot free for the next host. */
+static void settle(struct http_multi *m, struct http_transfer *t, CURLcode rc)
 {
-	struct http_result res = {0};
 	const char *ctype = NULL;
-	double secs = 0;
 
-	curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &res.status);
+	curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &t->status);
 	curl_easy_getinfo(t->easy, CURLINFO_CONTENT_TYPE, &ctype);
-	curl_easy_getinfo(t->easy, CURLINFO_TOTAL_TIME, &secs);
+	curl_easy_getinfo(t->easy, CURLINFO_TOTAL_TIME, &t->seconds);
 	if (rc != CURLE_OK) {
 		describe_failure(t, rc);
-	} else if (res.status != 200 || !ctype || !strstr(ctype, "xml")) {
-		describe_status(t, res.status, ctype);
+	} else if (t->status != 200 || !ctype || !strstr(ctype, "xml")) {
+		describe_status(t, t->status, ctype);
 	}
+	curl_multi_remove_handle(m->multi, t->easy);
+	if (t->parked)
+		m->parked--;
+	else
+		m->active--;
+	for (size_t i = 0; i < m->running.n; i++) {
+		if (m->running.v[i] == t) {
+			m->running.v[i] = m->running.v[--m->running.n];
+			break;
+		}
+	}
+}
+
+/* The caller's side: its callback reads the answer, which then goes. */
+static void deliver(struct http_transfer *t)
+{
+	struct http_result res = {0};
+
+	res.status = t->status;
 	res.failed = t->reason.len ? -1 : 0;
 	res.error = t->reason.len ? t->reason.ptr : NULL;
 	res.body = &t->response;
-	res.seconds = secs;
-	curl_multi_remove_handle(m->multi, t->easy);
-	m->active--;
+	res.seconds = t->seconds;
 	t->done(t->ctx, &res);
 	/* the answer has been handed over: a large fleet must not hold them all */
 	buf_release(&t->response);
@@ -233,30 +303,59 @@ static void finish(struct http_multi *m, struct http_transfer *t, CURLcode rc)
 
 int http_multi_run(struct http_multi *m, struct error *err)
 {
+	VEC(struct http_transfer *) done = {0};
+	int rc = 0;
+
 	start_more(m);
 	for (;;) {
-		int running = 0, left;
+		int running = 0, left, wait_ms;
 		CURLMcode mc = curl_multi_perform(m->multi, &running);
+		uint64_t grace;
 		CURLMsg *msg;
 
-		if (mc != CURLM_OK)
-			return error_set(err, "HTTP transport: %s", curl_multi_strerror(mc));
+		if (mc != CURLM_OK) {
+			rc = error_set(err, "HTTP transport: %s", curl_multi_strerror(mc));
+			goto cleanup;
+		}
 		while ((msg = curl_multi_info_read(m->multi, &left))) {
 			struct http_transfer *t = NULL;
 
 			if (msg->msg != CURLMSG_DONE)
 				continue;
 			curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&t);
-			finish(m, t, msg->data.result);
+			settle(m, t, msg->data.result);
+			vec_push(&done, t);
 		}
+		/* the next hosts' requests leave before the answers are read (a
+		 * callback decodes XML, the costly part of a large fleet), so their
+		 * round trips overlap that work instead of following it */
+		if (done.n) {
+			start_more(m);
+			mc = curl_multi_perform(m->multi, &running);
+			if (mc != CURLM_OK) {
+				rc = error_set(err, "HTTP transport: %s", curl_multi_strerror(mc));
+				goto cleanup;
+			}
+		}
+		for (size_t i = 0; i < done.n; i++)
+			deliver(done.v[i]);
+		done.n = 0;
+		grace = park_slow_connects(m);
 		start_more(m);
-		if (!m->active && m->next >= m->queue.n)
-			return 0;
-		/* wakes on socket activity or curl's own next timeout, whichever is first */
-		mc = curl_multi_poll(m->multi, NULL, 0, 1000, NULL);
-		if (mc != CURLM_OK)
-			return error_set(err, "HTTP transport: %s", curl_multi_strerror(mc));
+		if (!m->running.n && m->next >= m->queue.n)
+			goto cleanup;
+		/* wakes on socket activity, curl's own next timeout, or the end of a
+		 * connect's grace, whichever is first */
+		wait_ms = grace < 1000 ? (int)grace + 1 : 1000;
+		mc = curl_multi_poll(m->multi, NULL, 0, wait_ms, NULL);
+		if (mc != CURLM_OK) {
+			rc = error_set(err, "HTTP transport: %s", curl_multi_strerror(mc));
+			goto cleanup;
+		}
 	}
+cleanup:
+	vec_release(&done);
+	return rc;
 }
 
 void http_multi_free(struct http_multi *m)
@@ -275,6 +374,7 @@ void http_multi_free(struct http_multi *m)
 		free(t);
 	}
 	vec_release(&m->queue);
+	vec_release(&m->running);
 	curl_multi_cleanup(m->multi);
 	curl_global_cleanup();
 	free(m);

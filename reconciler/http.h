@@ -17,6 +17,12 @@
 #include "error.h"
 
 #define HTTP_MAX_RESPONSE ((size_t)64 << 20)
+/* A transfer still connecting after this long gives its slot to the next
+ * host and goes on as one of at most HTTP_PARKED_MAX x concurrency such
+ * transfers: a powered-off host costs its connect timeout once, not a slot
+ * for that long (a reachable host connects within a round trip). */
+#define HTTP_CONNECT_GRACE_MS 250
+#define HTTP_PARKED_MAX	      4
 
 struct http_endpoint {
 	const char *url;	 /* for a unix socket: the path part is used */
@@ -43,7 +49,8 @@ struct http_multi *http_multi_new(size_t concurrency);
 /* Queues a POST of `body` (copied); `done` runs inside http_multi_run. */
 void http_multi_add(struct http_multi *m, const struct http_endpoint *ep, const char *body,
 		    size_t len, http_done_fn done, void *ctx);
-/* Runs every queued transfer to its end, at most `concurrency` at a time. */
+/* Runs every queued transfer to its end, at most `concurrency` at a time
+ * (not counting those parked after HTTP_CONNECT_GRACE_MS of connecting). */
 int http_multi_run(struct http_multi *m, struct error *err);
 void http_multi_free(struct http_multi *m);
 
