@@ -5,9 +5,10 @@
  * running the balancer's `test` and `reload` commands; a failure puts every
  * file back as it was, so nginx keeps serving the old pools.
  *
- * Commands run without a shell (fork + execvp), in their own process group,
- * with stdin from /dev/null and stdout+stderr captured; at the time limit the
- * whole group is killed. They are always reaped.
+ * Commands run through child.h: without a shell, in their own process group,
+ * with stdin from /dev/null, stdout+stderr captured and raptor's environment
+ * without the variables the caller names (the supervisor credentials'); at
+ * the time limit the whole group is killed. They are always reaped.
  */
 #ifndef RAPTOR_BALANCER_H
 #define RAPTOR_BALANCER_H
@@ -46,13 +47,16 @@ struct pool_update {
  * `reload` runs; if it fails the files are restored and `reload` runs once
  * more to bring nginx back to them, and -1 is returned.
  *
+ * `env_drop` (NULL-terminated, or NULL) names the variables left out of the
+ * environment of test and reload.
+ *
  * `changed` (may be NULL) is set to 1 when files changed and the reload
  * succeeded, else 0; when nothing changes neither test nor reload runs.
  * Note that nginx applies a reload asynchronously: success means the master
  * accepted the signal; `test` beforehand is what catches a bad config.
  */
 int balancer_apply(const struct balancer *b, const struct pool_update *updates, size_t n,
-		   int *changed, struct error *err);
+		   const char *const *env_drop, int *changed, struct error *err);
 
 /* The pools that have a file in include_dir now (names without .conf, sorted;
  * only names that are valid pool identifiers), for sweeping pools no swarm
@@ -73,12 +77,15 @@ int balancer_render_pool(struct buf *out, const char *pool, const char *const *n
 /* 1 when `name` is a valid pool identifier, else 0. */
 int balancer_valid_pool(const char *name);
 
-/* Runs argv (no shell) in its own process group with stdin from /dev/null,
- * stdout and stderr together in `output` (at most 64 KiB kept), killing the
- * group after timeout_ms. Returns 0 when it exited 0; else -1 with a short
- * reason in `err`: "exit 3", "killed by signal 9", "timed out after 30s",
- * "cannot run 'x': No such file or directory". Always reaps the child. */
-int balancer_run_command(const struct strv *argv, uint64_t timeout_ms, struct buf *output,
-			 struct error *err);
+/* Runs argv (no shell, child.h) in its own process group with stdin from
+ * /dev/null, stdout and stderr together in `output` (at most 64 KiB kept)
+ * and the environment without `env_drop`, killing the group after
+ * timeout_ms. After it exits, what it left holding its output has a second
+ * to let go before the group is killed. Returns 0 when it exited 0; else -1
+ * with a short reason in `err`: "exit 3", "killed by signal 9", "timed out
+ * after 30s", "cannot run 'x': No such file or directory". Always reaps the
+ * child. */
+int balancer_run_command(const struct strv *argv, const char *const *env_drop, uint64_t timeout_ms,
+			 struct buf *output, struct error *err);
 
 #endif

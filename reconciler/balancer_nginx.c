@@ -5,18 +5,14 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/types.h>
-#include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "child.h"
 #include "xalloc.h"
 #include "fileio.h"
 #include "banned.h"
@@ -203,222 +199,56 @@ int balancer_render_pool(struct buf *out, const char *pool, const char *const *n
 
 /* --- running test and reload -------------------------------------------- */
 
-static uint64_t now_ms(void)
+int balancer_run_command(const struct strv *argv, const char *const *env_drop, uint64_t timeout_ms,
+			 struct buf *output, struct error *err)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-static void cloexec(int fd)
-{
-	int fl = fcntl(fd, F_GETFD);
-
-	if (fl >= 0)
-		fcntl(fd, F_SETFD, fl | FD_CLOEXEC);
-}
-
-static void close_quietly(int fd)
-{
-	if (fd >= 0)
-		close(fd);
-}
-
-/* Reads what is there without blocking; 1 at end of file. */
-static int drain(int fd, struct buf *output)
-{
-	char chunk[4096];
-
-	for (;;) {
-		ssize_t r = read(fd, chunk, sizeof(chunk));
-
-		if (r > 0) {
-			size_t room = output->len < OUTPUT_KEEP ? OUTPUT_KEEP - output->len : 0;
-
-			buf_add(output, chunk, (size_t)r < room ? (size_t)r : room);
-			continue;
-		}
-		if (r == 0)
-			return 1;
-		if (errno == EINTR)
-			continue;
-		return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : 1;
-	}
-}
-
-static pid_t wait_child(pid_t pid, int *status, int flags)
-{
-	pid_t r;
-
-	do
-		r = waitpid(pid, status, flags);
-	while (r < 0 && errno == EINTR);
-	return r;
-}
-
-/* In the child: closes every descriptor above 2 but `keep`, so a command
- * (or a daemon it starts) holds neither raptor's state lock nor its sockets.
- * Async-signal-safe: close_range where the kernel has it, else a loop. */
-static void close_others(int keep, long max_fd)
-{
-#ifdef SYS_close_range
-	if ((keep <= 3 || syscall(SYS_close_range, 3U, (unsigned)keep - 1, 0U) == 0) &&
-	    syscall(SYS_close_range, (unsigned)keep + 1, ~0U, 0U) == 0)
-		return;
-#endif
-	for (long fd = 3; fd < max_fd; fd++)
-		if (fd != keep)
-			close((int)fd);
-}
-
-int balancer_run_command(const struct strv *argv, uint64_t timeout_ms, struct buf *output,
-			 struct error *err)
-{
-	int out[2] = {-1, -1}, ex[2] = {-1, -1}, devnull, status = 0, exec_errno = 0;
-	int exited = 0, eof = 0, timed_out = 0, lost = 0;
-	uint64_t deadline, exited_at = 0;
-	long max_fd;
+	struct child_spec spec = {.env_drop = env_drop,
+				  .deadline_ms = child_now_ms() + timeout_ms,
+				  .output_cap = OUTPUT_KEEP,
+				  .straggler_ms = STRAGGLER_MS};
+	struct child_result res;
+	struct error why = ERROR_INIT;
 	char **av;
-	pid_t pid;
-	ssize_t r;
+	int rc = -1;
 
 	if (!argv || argv->n == 0 || !argv->v[0] || !argv->v[0][0])
 		return error_set(err, "no command");
 	av = xcalloc(argv->n + 1, sizeof(*av));
 	for (size_t i = 0; i < argv->n; i++)
 		av[i] = argv->v[i];
-	devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
-	if (devnull < 0 || pipe(out) < 0 || pipe(ex) < 0) {
-		error_set(err, "cannot run '%s': %s", av[0], strerror(errno));
-		goto fail_early;
+	spec.argv = av;
+	if (child_run(&spec, &res, output, &why) < 0) {
+		error_set(err, "cannot run '%s': %s", av[0], error_msg(&why));
+		goto cleanup;
 	}
-	cloexec(out[0]);
-	cloexec(out[1]);
-	cloexec(ex[0]);
-	cloexec(ex[1]);
-	max_fd = sysconf(_SC_OPEN_MAX);
-	if (max_fd < 0 || max_fd > 65536)
-		max_fd = 65536;
-	pid = fork();
-	if (pid < 0) {
-		error_set(err, "cannot run '%s': fork: %s", av[0], strerror(errno));
-		goto fail_early;
-	}
-	if (pid == 0) {
-		/* only async-signal-safe calls from here to exec */
-		static const int sigs[] = {SIGPIPE, SIGINT, SIGQUIT, SIGTERM, SIGHUP, SIGCHLD};
-		sigset_t none;
-		int e;
-
-		setpgid(0, 0);
-		for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
-			signal(sigs[i], SIG_DFL);
-		sigemptyset(&none);
-		sigprocmask(SIG_SETMASK, &none, NULL);
-		if (dup2(devnull, 0) < 0 || dup2(out[1], 1) < 0 || dup2(out[1], 2) < 0)
-			_exit(126);
-		close_others(ex[1], max_fd);
-		execvp(av[0], av);
-		e = errno;
-		if (write(ex[1], &e, sizeof(e)) < 0)
-			_exit(127);
-		_exit(127);
-	}
-	setpgid(pid, pid); /* both sides set it, so a kill below never misses */
-	close(devnull);
-	close(out[1]);
-	close(ex[1]);
-	out[1] = ex[1] = -1;
-	free(av);
-	av = NULL;
-
-	/* the exec-error pipe closes on a successful exec */
-	do
-		r = read(ex[0], &exec_errno, sizeof(exec_errno));
-	while (r < 0 && errno == EINTR);
-	close(ex[0]);
-	if (r == (ssize_t)sizeof(exec_errno)) {
-		wait_child(pid, &status, 0);
-		close(out[0]);
-		return error_set(err, "cannot run '%s': %s", argv->v[0], strerror(exec_errno));
-	}
-
-	fcntl(out[0], F_SETFL, fcntl(out[0], F_GETFL) | O_NONBLOCK);
-	deadline = now_ms() + timeout_ms;
-	for (;;) {
-		uint64_t t;
-
-		if (!exited) {
-			pid_t w = wait_child(pid, &status, WNOHANG);
-
-			if (w == pid || (w < 0 && errno == ECHILD)) {
-				/* ECHILD: someone else reaped it (SIGCHLD ignored?) */
-				if (w < 0)
-					lost = 1;
-				exited = 1;
-				exited_at = now_ms();
-			}
-		}
-		if (exited && eof)
-			break;
-		t = now_ms();
-		if (t >= deadline) {
-			timed_out = !exited;
-			if (!lost)
-				kill(-pid, SIGKILL);
-			if (!exited)
-				kill(pid, SIGKILL); /* in case it left the group */
-			break;
-		}
-		if (exited && t - exited_at >= STRAGGLER_MS) {
-			/* something it started still holds the output: it goes with it
-			 * (the group outlives its leader while it has members) */
-			if (!lost)
-				kill(-pid, SIGKILL);
-			break;
-		}
-		if (eof) {
-			poll(NULL, 0, 2);
-		} else {
-			struct pollfd p = {.fd = out[0], .events = POLLIN};
-			uint64_t left = deadline - t;
-
-			poll(&p, 1, (int)(left < 50 ? left : 50));
-			eof = drain(out[0], output);
-		}
-	}
-	if (!exited)
-		wait_child(pid, &status, 0);
-	if (!eof)
-		drain(out[0], output);
-	close(out[0]);
-
-	if (timed_out) {
+	switch (res.end) {
+	case CHILD_EXITED:
+		if (res.code == 0)
+			rc = 0;
+		else
+			error_set(err, "exit %d", res.code);
+		break;
+	case CHILD_SIGNALED:
+		error_set(err, "killed by signal %d", res.code);
+		break;
+	case CHILD_TIMED_OUT:
 		if (timeout_ms % 1000 == 0)
-			return error_set(err, "timed out after %llus",
-					 (unsigned long long)(timeout_ms / 1000));
-		return error_set(err, "timed out after %llums", (unsigned long long)timeout_ms);
+			error_set(err, "timed out after %llus",
+				  (unsigned long long)(timeout_ms / 1000));
+		else
+			error_set(err, "timed out after %llums", (unsigned long long)timeout_ms);
+		break;
+	case CHILD_NOT_RUN:
+		error_set(err, "cannot run '%s': %s", av[0], strerror(res.code));
+		break;
+	case CHILD_LOST:
+		error_set(err, "its exit status was lost (is SIGCHLD ignored?)");
+		break;
 	}
-	if (lost)
-		return error_set(err, "its exit status was lost (is SIGCHLD ignored?)");
-	if (WIFEXITED(status)) {
-		if (WEXITSTATUS(status) == 0)
-			return 0;
-		return error_set(err, "exit %d", WEXITSTATUS(status));
-	}
-	if (WIFSIGNALED(status))
-		return error_set(err, "killed by signal %d", WTERMSIG(status));
-	return error_set(err, "ended with status %d", status);
-
-fail_early:
-	close_quietly(devnull);
-	close_quietly(out[0]);
-	close_quietly(out[1]);
-	close_quietly(ex[0]);
-	close_quietly(ex[1]);
+cleanup:
 	free(av);
-	return -1;
+	error_release(&why);
+	return rc;
 }
 
 /* "<what> failed (<reason>): <first lines of output>" */
@@ -609,7 +439,7 @@ static void sweep_temporaries(const struct balancer *b)
 }
 
 int balancer_apply(const struct balancer *b, const struct pool_update *updates, size_t n,
-		   int *changed, struct error *err)
+		   const char *const *env_drop, int *changed, struct error *err)
 {
 	struct touched *t;
 	size_t k = 0, done = 0;
@@ -691,20 +521,22 @@ int balancer_apply(const struct balancer *b, const struct pool_update *updates, 
 	}
 	file_sync_dir(b->include_dir);
 
-	if (balancer_run_command(&b->test, BALANCER_COMMAND_TIMEOUT_MS, &output, &why) < 0) {
+	if (balancer_run_command(&b->test, env_drop, BALANCER_COMMAND_TIMEOUT_MS, &output, &why) <
+	    0) {
 		command_failed(err, "test", &why, &output);
 		restore(b->include_dir, t, k, err);
 		goto out;
 	}
 	buf_reset(&output);
-	if (balancer_run_command(&b->reload, BALANCER_COMMAND_TIMEOUT_MS, &output, &why) < 0) {
+	if (balancer_run_command(&b->reload, env_drop, BALANCER_COMMAND_TIMEOUT_MS, &output, &why) <
+	    0) {
 		struct buf again = BUF_INIT;
 		struct error why2 = ERROR_INIT;
 
 		command_failed(err, "reload", &why, &output);
 		restore(b->include_dir, t, k, err);
-		if (balancer_run_command(&b->reload, BALANCER_COMMAND_TIMEOUT_MS, &again, &why2) <
-		    0) {
+		if (balancer_run_command(&b->reload, env_drop, BALANCER_COMMAND_TIMEOUT_MS, &again,
+					 &why2) < 0) {
 			struct error tmp = ERROR_INIT;
 
 			command_failed(&tmp, "reload", &why2, &again);

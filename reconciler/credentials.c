@@ -81,3 +81,10 @@ int credentials_load(struct buf *userpwd, const char *ref, struct error *err)
 	}
 	return 0;
 }
+
+const char *credentials_env_name(const char *ref)
+{
+	if (!ref || strncmp(ref, "env:", 4) || !ref[4])
+		return NULL;
+	return ref + 4;
+}

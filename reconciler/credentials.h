@@ -14,4 +14,9 @@
 
 int credentials_load(struct buf *userpwd, const char *ref, struct error *err);
 
+/* NAME of an `env:NAME` reference (a pointer into `ref`), or NULL for a
+ * file: reference, none or anything else: the variable that holds the
+ * secret, which the commands raptor runs must not inherit (child.h). */
+const char *credentials_env_name(const char *ref);
+
 #endif

@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "balancer.h"
+#include "credentials.h"
 #include "health.h"
 #include "health_pool.h"
 #include "progtext.h"
@@ -67,6 +68,9 @@ struct run {
 	struct arena mem;
 	struct buf b;
 	char created[32];
+	/* what the uptests and the balancer's commands must not inherit: the
+	 * credentials' variable (DESIGN.md §7); NULL-terminated */
+	const char *env_drop[2];
 };
 
 static void progress(struct run *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -587,9 +591,9 @@ static void check_wave(struct run *r, struct job **wave, size_t n)
 			const struct live_host *h = host_of(r, j->a->host);
 
 			if (j->st == JOB_CHECKING) {
-				struct health_target t = {j->a->host,
-							  h ? h->address : j->a->address,
-							  j->a->port, &j->sw->s->health};
+				struct health_target t = {
+					j->a->host, h ? h->address : j->a->address, j->a->port,
+					&j->sw->s->health, r->env_drop};
 
 				j->st = JOB_HEALTH;
 				health_pool_submit(hp, &t, j->deadline_ms, j);
@@ -767,7 +771,7 @@ static void route(struct run *r)
 			}
 			buf_reset(&err.msg);
 		}
-		if (ups.n && balancer_apply(bal, ups.v, ups.n, &changed, &err) < 0) {
+		if (ups.n && balancer_apply(bal, ups.v, ups.n, r->env_drop, &changed, &err) < 0) {
 			/* the old files are back: the swarms routed here failed */
 			for (size_t i = 0; i < r->d->swarms.n; i++) {
 				const struct swarm *s = &r->d->swarms.v[i];
@@ -912,6 +916,7 @@ int apply_run(struct apply_result *res, const struct plan *p, const struct desir
 	r.reloaded = xcalloc(d->balancers.n ? d->balancers.n : 1, sizeof(*r.reloaded));
 	gmtime_r(&now, &tm);
 	strftime(r.created, sizeof(r.created), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	r.env_drop[0] = credentials_env_name(o->fleet ? o->fleet->credentials : NULL);
 	for (size_t i = 0; i < d->swarms.n; i++) {
 		struct swarm_run *sw = arena_alloc(&r.mem, sizeof(*sw));
 

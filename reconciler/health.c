@@ -1,4 +1,5 @@
 /* Health checks: tcp, http, uptests; see health.h. */
+#define _GNU_SOURCE /* pipe2 */
 #include "health.h"
 
 #include <errno.h>
@@ -7,36 +8,24 @@
 #include <netdb.h>
 #include <poll.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/syscall.h>
-#include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "child.h"
 #include "desired.h"
 #include "http.h"
 #include "units.h"
 #include "xalloc.h"
 #include "banned.h"
 
-#ifndef CLOSE_RANGE_CLOEXEC
-#define CLOSE_RANGE_CLOEXEC (1U << 2)
-#endif
-
-/* Without a pidfd, how often an uptest's exit is looked for. */
-#define EXIT_TICK_MS 50
-
+/* the uptests' deadlines are child.c's: one clock */
 uint64_t health_now_ms(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	return child_now_ms();
 }
 
 static uint64_t left_ms(uint64_t deadline)
@@ -221,13 +210,13 @@ static int resolve(const char *host, int port, uint64_t until, struct addrinfo *
 		goto answered;
 
 	l = xcalloc(1, sizeof(*l));
-	if (pipe(l->fds) < 0) {
+	/* close-on-exec at once: checks run on threads, and another one's fork
+	 * between a pipe() and an fcntl() would leak the pipe to its child */
+	if (pipe2(l->fds, O_CLOEXEC) < 0) {
 		free(l);
 		buf_printf(why, "cannot resolve the host name: pipe: %s", strerror(errno));
 		return -1;
 	}
-	fcntl(l->fds[0], F_SETFD, FD_CLOEXEC);
-	fcntl(l->fds[1], F_SETFD, FD_CLOEXEC);
 	pthread_mutex_init(&l->lock, NULL);
 	l->refs = 2;
 	l->host = xstrdup(host);
@@ -407,66 +396,8 @@ static void host_port(struct buf *out, const char *address, int port)
 
 struct uptest_ctx {
 	char **argv; /* the uptest's words, then HOST and PORT, then NULL */
+	const char *const *env_drop;
 };
-
-/* In the child, between fork and exec: async-signal-safe calls only. */
-static void __attribute__((noreturn)) uptest_child(char **argv, int out, int ex, int null_fd)
-{
-	struct sigaction dfl;
-	sigset_t none;
-	int e;
-
-	setpgid(0, 0);
-	memset(&dfl, 0, sizeof(dfl));
-	dfl.sa_handler = SIG_DFL;
-	sigaction(SIGPIPE, &dfl, NULL); /* an ignored SIGPIPE would outlive exec */
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-	/* out of the way of 0, 1 and 2 first, in case any of them was closed in raptor */
-	out = fcntl(out, F_DUPFD_CLOEXEC, 3);
-	ex = fcntl(ex, F_DUPFD_CLOEXEC, 3);
-	null_fd = fcntl(null_fd, F_DUPFD_CLOEXEC, 3);
-	if (out < 0 || ex < 0 || null_fd < 0 || dup2(null_fd, 0) < 0 || dup2(out, 1) < 0 ||
-	    dup2(out, 2) < 0) {
-		e = errno;
-		goto fail;
-	}
-	if (!argv[0]) { /* the loader refuses an empty uptest; never exec nothing */
-		e = ENOENT;
-		goto fail;
-	}
-#ifdef SYS_close_range
-	/* nothing else of raptor's (sockets, the state lock) reaches the uptest */
-	syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC);
-#endif
-	execvp(argv[0], argv);
-	e = errno;
-fail:
-	if (ex >= 0)
-		while (write(ex, &e, sizeof(e)) < 0 && errno == EINTR)
-			;
-	_exit(127);
-}
-
-/* Reads what is there without blocking; keeps up to the cap. 0 at end of file. */
-static int drain(int fd, struct buf *out)
-{
-	char chunk[4096];
-
-	for (int i = 0; i < 64; i++) {
-		ssize_t n = read(fd, chunk, sizeof(chunk));
-		size_t room = HEALTH_OUTPUT_CAP - out->len;
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return 1; /* EAGAIN, or an error: stop reading either way */
-		if (n == 0)
-			return 0;
-		buf_add(out, chunk, (size_t)n < room ? (size_t)n : room);
-	}
-	return 1;
-}
 
 /* The first lines of an uptest's output that are not blank, on one line. */
 static void output_lines(struct buf *out, const struct buf *text)
@@ -504,151 +435,59 @@ static void output_lines(struct buf *out, const struct buf *text)
 		buf_puts(out, " (no output)");
 }
 
-/*
- * What the child says when exec failed: 1 with the errno; 0 at end of file
- * (exec worked) or on an error; -1 when nothing is there yet.
- */
-static int read_exec_errno(int fd, int *exec_errno)
-{
-	int e;
-	ssize_t n;
-
-	do
-		n = read(fd, &e, sizeof(e));
-	while (n < 0 && errno == EINTR);
-	if (n == (ssize_t)sizeof(e)) {
-		*exec_errno = e;
-		return 1;
-	}
-	return n < 0 && errno == EAGAIN ? -1 : 0;
-}
-
-static void close_fd(int *fd)
-{
-	if (*fd >= 0)
-		close(*fd);
-	*fd = -1;
-}
-
 static enum try_result uptest_try(void *vctx, uint64_t deadline, struct seen *s)
 {
 	const struct uptest_ctx *c = vctx;
-	int out[2] = {-1, -1}, ex[2] = {-1, -1}, null_fd, pidfd = -1, exec_errno = 0, status = 0;
+	/* what it leaves running in its group goes when it exits: no straggler time */
+	const struct child_spec spec = {.argv = c->argv,
+					.env_drop = c->env_drop,
+					.deadline_ms = deadline,
+					.output_cap = HEALTH_OUTPUT_CAP,
+					.straggler_ms = 0};
+	struct child_result res;
 	struct buf text = BUF_INIT;
-	bool killed = false, reaped = false;
+	struct error e = ERROR_INIT;
 	enum try_result r = TRY_FAIL;
-	pid_t pid;
 
-	null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-	if (null_fd < 0 || pipe(out) < 0 || pipe(ex) < 0) {
-		buf_printf(&s->head, ": cannot start it: %s", strerror(errno));
+	if (child_run(&spec, &res, &text, &e) < 0) {
+		buf_printf(&s->head, ": cannot start it: %s", error_msg(&e));
 		goto cleanup;
 	}
-	for (int i = 0; i < 2; i++) {
-		fcntl(out[i], F_SETFD, FD_CLOEXEC);
-		fcntl(ex[i], F_SETFD, FD_CLOEXEC);
-	}
-	fcntl(out[0], F_SETFL, O_NONBLOCK);
-	fcntl(ex[0], F_SETFL, O_NONBLOCK);
-	pid = fork();
-	if (pid < 0) {
-		buf_printf(&s->head, ": cannot start it: fork: %s", strerror(errno));
-		goto cleanup;
-	}
-	if (pid == 0)
-		uptest_child(c->argv, out[1], ex[1], null_fd);
-	close_fd(&out[1]);
-	close_fd(&ex[1]);
-	close_fd(&null_fd);
-	setpgid(pid, pid); /* as the child does: whichever runs first makes the group */
-#ifdef SYS_pidfd_open
-	pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
-#endif
-
-	for (;;) { /* until it exits, or the time is up */
-		struct pollfd p[3];
-		nfds_t np = 0;
-		siginfo_t si;
-		uint64_t left;
-
-		/* has it exited? WNOWAIT leaves it a zombie, so its group id stays its own */
-		memset(&si, 0, sizeof(si));
-		if (waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT) < 0) {
-			if (errno == EINTR)
-				continue;
-			reaped = true; /* ECHILD: SIGCHLD is ignored and it was reaped */
-			break;
-		}
-		if (si.si_pid == pid)
-			break;
-		left = left_ms(deadline);
-		if (!left) {
-			killed = true;
-			break;
-		}
-		if (out[0] >= 0)
-			p[np++] = (struct pollfd){.fd = out[0], .events = POLLIN};
-		if (ex[0] >= 0)
-			p[np++] = (struct pollfd){.fd = ex[0], .events = POLLIN};
-		if (pidfd >= 0)
-			p[np++] = (struct pollfd){.fd = pidfd, .events = POLLIN};
-		if (pidfd < 0)
-			left = min_u64(left, EXIT_TICK_MS);
-		if (poll(p, np, poll_timeout(left)) <= 0)
-			continue;
-		for (nfds_t i = 0; i < np; i++) {
-			if (!p[i].revents)
-				continue;
-			if (p[i].fd == out[0] && !drain(out[0], &text))
-				close_fd(&out[0]);
-			if (p[i].fd == ex[0] && read_exec_errno(ex[0], &exec_errno) >= 0)
-				close_fd(&ex[0]);
-		}
-	}
-	/* the deadline, or what it left behind in its group: gone either way */
-	if (!reaped)
-		kill(-pid, SIGKILL);
-	if (killed)
-		kill(pid, SIGKILL); /* in case the group was never made */
-	if (out[0] >= 0)
-		drain(out[0], &text);
-	if (ex[0] >= 0)
-		read_exec_errno(ex[0], &exec_errno);
-	while (!reaped && waitpid(pid, &status, 0) < 0 && errno == EINTR)
-		;
-
-	if (exec_errno) {
-		buf_printf(&s->head, ": cannot run %s: %s", c->argv[0], strerror(exec_errno));
+	switch (res.end) {
+	case CHILD_NOT_RUN:
+		buf_printf(&s->head, ": cannot run %s: %s", c->argv[0], strerror(res.code));
 		r = TRY_FATAL;
-	} else if (killed) {
+		break;
+	case CHILD_TIMED_OUT:
 		s->timed = true;
 		buf_puts(&s->head, " was still running after ");
 		buf_puts(&s->tail, ", killed");
 		if (text.len)
 			output_lines(&s->tail, &text);
-	} else if (reaped) {
+		break;
+	case CHILD_LOST:
 		s->timed = true;
 		buf_puts(&s->head, " ended with an unknown status (SIGCHLD is ignored) after ");
-	} else if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
-		r = TRY_PASS;
-	} else if (WIFEXITED(status)) {
+		break;
+	case CHILD_EXITED:
+		if (res.code == 0) {
+			r = TRY_PASS;
+			break;
+		}
 		s->timed = true;
-		buf_printf(&s->head, " exited %d after ", WEXITSTATUS(status));
+		buf_printf(&s->head, " exited %d after ", res.code);
 		output_lines(&s->tail, &text);
-	} else {
+		break;
+	case CHILD_SIGNALED:
 		s->timed = true;
-		buf_printf(&s->head, " was killed by signal %d (%s) after ", WTERMSIG(status),
-			   strsignal(WTERMSIG(status)));
+		buf_printf(&s->head, " was killed by signal %d (%s) after ", res.code,
+			   strsignal(res.code));
 		output_lines(&s->tail, &text);
+		break;
 	}
 cleanup:
-	close_fd(&pidfd);
-	close_fd(&null_fd);
-	for (int i = 0; i < 2; i++) {
-		close_fd(&out[i]);
-		close_fd(&ex[i]);
-	}
 	buf_release(&text);
+	error_release(&e);
 	return r;
 }
 
@@ -686,6 +525,7 @@ static int run_uptest(const struct health_target *t, const struct strv *sv, uint
 		return error_set(err, "uptest: an empty command");
 	snprintf(port, sizeof(port), "%d", t->port > 0 ? t->port : 0);
 	c.argv = xcalloc(sv->n + 3, sizeof(*c.argv));
+	c.env_drop = t->env_drop;
 	for (size_t i = 0; i < sv->n; i++)
 		c.argv[i] = sv->v[i];
 	c.argv[sv->n] = (char *)(t->host ? t->host : t->address);

@@ -25,19 +25,23 @@ struct health_target {
 	const char *address; /* where to connect: an IPv4 or IPv6 address, or a host name */
 	int port; /* 0 for a worker (port: none): tcp/http are skipped (the loader forbids them) */
 	const struct health *h;
+	/* NULL-terminated names left out of an uptest's environment (the
+	 * supervisor credentials' env: variable), or NULL */
+	const char *const *env_drop;
 };
 
 /*
  * Runs the swarm's checks in order — tcp (connect to address:port), http
  * (GET http://address:port/PATH; 2xx and 3xx are healthy, redirects are not
  * followed), each uptest (argv + HOST PORT appended, PORT "0" for a worker;
- * exit 0 is healthy; stdin is /dev/null, stdout and stderr are read
- * together, the environment is inherited) — retrying each until it passes or
- * `deadline_ms` (CLOCK_MONOTONIC milliseconds, absolute) passes, with
- * HEALTH_PAUSE_MS between tries; a check that passed is not repeated, and
- * the first that fails ends the run. An uptest that cannot be started (no
- * such file, not executable) fails at once: retrying cannot help. Whatever
- * an uptest leaves running in its process group is killed when it exits.
+ * exit 0 is healthy; run by child.h: stdin is /dev/null, stdout and stderr
+ * are read together, the environment is raptor's without t->env_drop) —
+ * retrying each until it passes or `deadline_ms` (CLOCK_MONOTONIC
+ * milliseconds, absolute) passes, with HEALTH_PAUSE_MS between tries; a
+ * check that passed is not repeated, and the first that fails ends the run.
+ * An uptest that cannot be started (no such file, not executable) fails at
+ * once: retrying cannot help. Whatever an uptest leaves running in its
+ * process group is killed when it exits.
  *
  * 0 when all pass (or there are none); -1 with a message naming the check,
  * what it saw last and for how long it tried:

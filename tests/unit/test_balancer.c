@@ -302,7 +302,7 @@ static void test_bad_names_and_nodes(void **state)
 		/* a good pool first: still nothing may be written */
 		struct pool_update u[] = {{"fine", good, 1}, {bad_pools[i], good, 1}};
 
-		if (balancer_apply(&f->b, u, 2, &changed, &err) != -1)
+		if (balancer_apply(&f->b, u, 2, NULL, &changed, &err) != -1)
 			fail_msg("pool name '%s' was accepted", bad_pools[i]);
 		if (!strstr(error_msg(&err), "bad pool name"))
 			fail_msg("pool name '%s': %s", bad_pools[i], error_msg(&err));
@@ -313,7 +313,7 @@ static void test_bad_names_and_nodes(void **state)
 		const char *nodes[] = {"10.0.0.1:80", bad_nodes[i]};
 		struct pool_update u[] = {{"fine", good, 1}, {"web", nodes, 2}};
 
-		if (balancer_apply(&f->b, u, 2, &changed, &err) != -1)
+		if (balancer_apply(&f->b, u, 2, NULL, &changed, &err) != -1)
 			fail_msg("node '%s' was accepted", bad_nodes[i]);
 		if (!strstr(error_msg(&err), "pool web: bad node '"))
 			fail_msg("node '%s': %s", bad_nodes[i], error_msg(&err));
@@ -321,13 +321,13 @@ static void test_bad_names_and_nodes(void **state)
 	{
 		struct pool_update u[] = {{"web", good, 1}, {"other", good, 1}, {"web", NULL, 0}};
 
-		assert_int_equal(balancer_apply(&f->b, u, 3, &changed, &err), -1);
+		assert_int_equal(balancer_apply(&f->b, u, 3, NULL, &changed, &err), -1);
 		assert_string_equal(error_msg(&err), "pool web is given twice");
 	}
 	{
 		struct pool_update u[] = {{NULL, good, 1}};
 
-		assert_int_equal(balancer_apply(&f->b, u, 1, &changed, &err), -1);
+		assert_int_equal(balancer_apply(&f->b, u, 1, NULL, &changed, &err), -1);
 	}
 	assert_true(balancer_valid_pool("hello_prod.v2"));
 	assert_listing(f, "");
@@ -347,7 +347,7 @@ static void test_apply_writes(void **state)
 	char *p;
 	int changed = 0;
 
-	assert_int_equal(balancer_apply(&f->b, u, 2, &changed, &err), 0);
+	assert_int_equal(balancer_apply(&f->b, u, 2, NULL, &changed, &err), 0);
 	assert_int_equal(changed, 1);
 	assert_pool(f, "web", WEB_FILE);
 	assert_pool(f, "api", "upstream api {\n    server [::1]:7000;\n}\n");
@@ -359,7 +359,7 @@ static void test_apply_writes(void **state)
 	free(p);
 	/* changed may be NULL */
 	u[1].n = 0;
-	assert_int_equal(balancer_apply(&f->b, u, 2, NULL, &err), 0);
+	assert_int_equal(balancer_apply(&f->b, u, 2, NULL, NULL, &err), 0);
 	assert_listing(f, "web.conf");
 	error_release(&err);
 }
@@ -375,26 +375,26 @@ static void test_unchanged_runs_nothing(void **state)
 	char *p = path_in(f, "web.conf");
 	int changed = 7;
 
-	assert_int_equal(balancer_apply(&f->b, u, 1, &changed, &err), 0);
+	assert_int_equal(balancer_apply(&f->b, u, 1, NULL, &changed, &err), 0);
 	assert_int_equal(changed, 1);
 	assert_int_equal(stat(p, &before), 0);
 	marking_commands(f);
 	/* the same nodes in another order (and a duplicate), and a pool that has no file */
 	u[0].nodes = reordered;
 	u[0].n = ARRAY_SIZE(reordered);
-	assert_int_equal(balancer_apply(&f->b, u, 2, &changed, &err), 0);
+	assert_int_equal(balancer_apply(&f->b, u, 2, NULL, &changed, &err), 0);
 	assert_int_equal(changed, 0);
 	assert_false(exists(f->marker.ptr));
 	assert_int_equal(stat(p, &after), 0);
 	assert_int_equal(before.st_ino, after.st_ino); /* not even rewritten */
 	assert_pool(f, "web", WEB_FILE);
 	/* nothing at all */
-	assert_int_equal(balancer_apply(&f->b, NULL, 0, &changed, &err), 0);
+	assert_int_equal(balancer_apply(&f->b, NULL, 0, NULL, &changed, &err), 0);
 	assert_int_equal(changed, 0);
 	assert_false(exists(f->marker.ptr));
 	/* and a change does run them */
 	u[0].n = 1;
-	assert_int_equal(balancer_apply(&f->b, u, 1, &changed, &err), 0);
+	assert_int_equal(balancer_apply(&f->b, u, 1, NULL, &changed, &err), 0);
 	assert_int_equal(changed, 1);
 	assert_true(exists(f->marker.ptr));
 	free(p);
@@ -410,7 +410,7 @@ static void test_empty_pool_removed(void **state)
 
 	put_file(f, "web.conf", WEB_FILE, 0644);
 	put_file(f, "other.conf", "upstream other {\n    server 10.0.0.1:1;\n}\n", 0644);
-	assert_int_equal(balancer_apply(&f->b, u, 1, &changed, &err), 0);
+	assert_int_equal(balancer_apply(&f->b, u, 1, NULL, &changed, &err), 0);
 	assert_int_equal(changed, 1);
 	assert_listing(f, "other.conf");
 	error_release(&err);
@@ -461,7 +461,7 @@ static void test_failed_test_restores(void **state)
 	put_abc(f, u);
 	SET_TEST(f, "/bin/sh", "-c", t);
 	SET_RELOAD(f, "/bin/sh", "-c", r);
-	assert_int_equal(balancer_apply(&f->b, u, 3, &changed, &err), -1);
+	assert_int_equal(balancer_apply(&f->b, u, 3, NULL, &changed, &err), -1);
 	assert_int_equal(changed, 0);
 	assert_string_equal(error_msg(&err), "nginx test failed (exit 1): broken |   second line | "
 					     "third | 4 | 5 ...");
@@ -497,7 +497,7 @@ static void test_failed_reload_restores(void **state)
 
 	put_abc(f, u);
 	SET_RELOAD(f, "/bin/sh", "-c", r);
-	assert_int_equal(balancer_apply(&f->b, u, 3, &changed, &err), -1);
+	assert_int_equal(balancer_apply(&f->b, u, 3, NULL, &changed, &err), -1);
 	assert_int_equal(changed, 0);
 	assert_string_equal(error_msg(&err), "nginx reload failed (exit 3): reload: no master; the "
 					     "old pool files were restored and reloaded");
@@ -523,7 +523,7 @@ static void test_failed_reload_twice(void **state)
 
 	put_abc(f, u);
 	SET_RELOAD(f, "/bin/sh", "-c", r);
-	assert_int_equal(balancer_apply(&f->b, u, 3, NULL, &err), -1);
+	assert_int_equal(balancer_apply(&f->b, u, 3, NULL, NULL, &err), -1);
 	assert_string_equal(error_msg(&err),
 			    "nginx reload failed (exit 1): down; the old pool files were restored, "
 			    "but reloading them failed too: nginx reload failed (exit 1): down");
@@ -544,7 +544,7 @@ static void test_test_cannot_run(void **state)
 
 	put_abc(f, u);
 	SET_TEST(f, "/nonexistent/nginx", "-t");
-	assert_int_equal(balancer_apply(&f->b, u, 3, NULL, &err), -1);
+	assert_int_equal(balancer_apply(&f->b, u, 3, NULL, NULL, &err), -1);
 	assert_string_equal(error_msg(&err),
 			    "nginx test failed (cannot run '/nonexistent/nginx': No "
 			    "such file or directory)");
@@ -564,7 +564,7 @@ static void test_include_dir_problems(void **state)
 
 	marking_commands(f);
 	f->b.include_dir = missing;
-	assert_int_equal(balancer_apply(&f->b, u, 1, NULL, &err), -1);
+	assert_int_equal(balancer_apply(&f->b, u, 1, NULL, NULL, &err), -1);
 	assert_non_null(strstr(error_msg(&err), "balancer edge: include_dir "));
 	assert_non_null(strstr(error_msg(&err), "/nope does not exist"));
 	assert_int_equal(balancer_list_pools(&f->b, &names, &n, &err), -1);
@@ -573,21 +573,21 @@ static void test_include_dir_problems(void **state)
 
 	close(open(file, O_WRONLY | O_CREAT, 0644));
 	f->b.include_dir = file;
-	assert_int_equal(balancer_apply(&f->b, u, 1, NULL, &err), -1);
+	assert_int_equal(balancer_apply(&f->b, u, 1, NULL, NULL, &err), -1);
 	assert_non_null(strstr(error_msg(&err), "/plain is not a directory"));
 	f->b.include_dir = f->inc.ptr;
 
 	/* a pool file that is a symlink or a directory is not replaced */
 	assert_int_equal(symlink(link_target, link_path), 0);
 	u[0].pool = "linked";
-	assert_int_equal(balancer_apply(&f->b, u, 1, NULL, &err), -1);
+	assert_int_equal(balancer_apply(&f->b, u, 1, NULL, NULL, &err), -1);
 	assert_non_null(strstr(error_msg(&err), "linked.conf is a symbolic link"));
 	assert_false(exists(link_target));
 	free(link_path);
 	link_path = path_in(f, "sub.conf");
 	assert_int_equal(mkdir(link_path, 0755), 0);
 	u[0].pool = "sub";
-	assert_int_equal(balancer_apply(&f->b, u, 1, NULL, &err), -1);
+	assert_int_equal(balancer_apply(&f->b, u, 1, NULL, NULL, &err), -1);
 	assert_non_null(strstr(error_msg(&err), "sub.conf is not a regular file"));
 	assert_listing(f, "linked.conf sub.conf");
 	assert_false(exists(f->marker.ptr));
@@ -691,18 +691,18 @@ static void test_run_command(void **state)
 	args[1] = "-c";
 
 	args[2] = "echo out; echo err >&2; read x; echo \"stdin=[$x]\"";
-	assert_int_equal(balancer_run_command(&sv, 5000, &out, &err), 0);
+	assert_int_equal(balancer_run_command(&sv, NULL, 5000, &out, &err), 0);
 	assert_string_equal(buf_cstr(&out), "out\nerr\nstdin=[]\n");
 
 	buf_reset(&out);
 	args[2] = "kill -TERM $$";
-	assert_int_equal(balancer_run_command(&sv, 5000, &out, &err), -1);
+	assert_int_equal(balancer_run_command(&sv, NULL, 5000, &out, &err), -1);
 	assert_string_equal(error_msg(&err), "killed by signal 15");
 
 	/* output is capped, and the command still runs to its end */
 	buf_reset(&out);
 	args[2] = "head -c 300000 /dev/zero | tr '\\0' x; exit 4";
-	assert_int_equal(balancer_run_command(&sv, 5000, &out, &err), -1);
+	assert_int_equal(balancer_run_command(&sv, NULL, 5000, &out, &err), -1);
 	assert_string_equal(error_msg(&err), "exit 4");
 	assert_int_equal(out.len, 64 << 10);
 
@@ -710,7 +710,7 @@ static void test_run_command(void **state)
 	buf_reset(&out);
 	args[2] = sh(f, "sleep 30 & echo $! > @/pid; echo started; sleep 30");
 	t0 = ms_now();
-	assert_int_equal(balancer_run_command(&sv, 400, &out, &err), -1);
+	assert_int_equal(balancer_run_command(&sv, NULL, 400, &out, &err), -1);
 	assert_true(ms_now() - t0 < 3000);
 	assert_string_equal(error_msg(&err), "timed out after 400ms");
 	assert_string_equal(buf_cstr(&out), "started\n");
@@ -724,7 +724,7 @@ static void test_run_command(void **state)
 	unlink(pidfile);
 	args[2] = sh(f, "sleep 30 & echo $! > @/pid; echo bye");
 	t0 = ms_now();
-	assert_int_equal(balancer_run_command(&sv, 10000, &out, &err), 0);
+	assert_int_equal(balancer_run_command(&sv, NULL, 10000, &out, &err), 0);
 	assert_true(ms_now() - t0 < 5000);
 	assert_string_equal(buf_cstr(&out), "bye\n");
 	pid = read_pid(pidfile);
@@ -748,7 +748,7 @@ static void test_run_command(void **state)
 		args[2] = script;
 		sv.n = 3;
 		buf_reset(&out);
-		assert_int_equal(balancer_run_command(&sv, 5000, &out, &err), 0);
+		assert_int_equal(balancer_run_command(&sv, NULL, 5000, &out, &err), 0);
 		assert_string_equal(buf_cstr(&out), "0 1 2 ");
 		close(fd);
 		close(high);
@@ -759,22 +759,65 @@ static void test_run_command(void **state)
 	args[0] = "sleep";
 	args[1] = "5";
 	sv.n = 2;
-	assert_int_equal(balancer_run_command(&sv, 1000, &out, &err), -1);
+	assert_int_equal(balancer_run_command(&sv, NULL, 1000, &out, &err), -1);
 	assert_string_equal(error_msg(&err), "timed out after 1s");
 
 	/* found on PATH; not found */
 	args[0] = "true";
 	sv.n = 1;
-	assert_int_equal(balancer_run_command(&sv, 5000, &out, &err), 0);
+	assert_int_equal(balancer_run_command(&sv, NULL, 5000, &out, &err), 0);
 	args[0] = "raptor-no-such-command";
-	assert_int_equal(balancer_run_command(&sv, 5000, &out, &err), -1);
+	assert_int_equal(balancer_run_command(&sv, NULL, 5000, &out, &err), -1);
 	assert_string_equal(error_msg(&err),
 			    "cannot run 'raptor-no-such-command': No such file or directory");
 	sv.n = 0;
-	assert_int_equal(balancer_run_command(&sv, 5000, &out, &err), -1);
+	assert_int_equal(balancer_run_command(&sv, NULL, 5000, &out, &err), -1);
 
 	free(pidfile);
 	buf_release(&out);
+	error_release(&err);
+}
+
+/* test and reload run without the variables named: the supervisor credentials' */
+static void test_commands_env_drop(void **state)
+{
+	static const char *const drop[] = {"RAPTOR_BALANCER_SECRET", NULL};
+	struct fixture *f = *state;
+	struct error err = ERROR_INIT;
+	const char *one[] = {"10.0.0.1:5000"}, *two[] = {"10.0.0.2:5000"};
+	struct pool_update u[] = {{"web", one, 1}};
+	char *test = sh(
+		f,
+		"[ -z \"${RAPTOR_BALANCER_SECRET+set}\" ] && echo \"$RAPTOR_BALANCER_KEEP\" >@/test.env");
+	char *reload = sh(f, "env >@/reload.env");
+	char *test_env = sh(f, "@/test.env"), *reload_env = sh(f, "@/reload.env"), *text;
+	int changed = 0;
+
+	setenv("RAPTOR_BALANCER_SECRET", "user:hunter2", 1);
+	setenv("RAPTOR_BALANCER_KEEP", "kept", 1);
+	SET_TEST(f, "/bin/sh", "-c", test);
+	SET_RELOAD(f, "/bin/sh", "-c", reload);
+	assert_int_equal(balancer_apply(&f->b, u, 1, drop, &changed, &err), 0);
+	assert_int_equal(changed, 1);
+	text = slurp(test_env);
+	assert_string_equal(text, "kept\n");
+	free(text);
+	text = slurp(reload_env);
+	assert_non_null(text);
+	assert_null(strstr(text, "hunter2"));
+	assert_non_null(strstr(text, "RAPTOR_BALANCER_KEEP=kept\n"));
+	free(text);
+	/* without the list, the test sees the variable and fails: the files come back */
+	u[0].nodes = two;
+	assert_int_equal(balancer_apply(&f->b, u, 1, NULL, &changed, &err), -1);
+	assert_string_equal(error_msg(&err), "nginx test failed (exit 1)");
+	assert_pool(f, "web", "upstream web {\n    server 10.0.0.1:5000;\n}\n");
+	unsetenv("RAPTOR_BALANCER_SECRET");
+	unsetenv("RAPTOR_BALANCER_KEEP");
+	free(test);
+	free(reload);
+	free(test_env);
+	free(reload_env);
 	error_release(&err);
 }
 
@@ -840,21 +883,21 @@ static void test_real_nginx(void **state)
 		free(tmp);
 	}
 	SET_TEST(f, nginx, "-q", "-t", "-c", conf_path, "-p", prefix, "-e", elog);
-	if (balancer_apply(&f->b, u, 2, &changed, &err) != 0)
+	if (balancer_apply(&f->b, u, 2, NULL, &changed, &err) != 0)
 		fail_msg("%s", error_msg(&err));
 	assert_int_equal(changed, 1);
 	/* the server proxies to web: nginx refuses to lose it, and the file comes back */
 	content = pool_file(f, "web");
 	u[0].n = 0;
 	u[1].n = 0;
-	assert_int_equal(balancer_apply(&f->b, u, 2, &changed, &err), -1);
+	assert_int_equal(balancer_apply(&f->b, u, 2, NULL, &changed, &err), -1);
 	assert_non_null(strstr(error_msg(&err), "nginx test failed (exit 1): nginx: [emerg] host "
 						"not found in upstream \"web\""));
 	assert_pool(f, "web", content);
 	assert_pool(f, "api", "upstream api {\n    server 127.0.0.1:6000;\n}\n");
 	/* a pool nobody proxies to may go */
 	u[0].n = 3;
-	assert_int_equal(balancer_apply(&f->b, u, 2, &changed, &err), 0);
+	assert_int_equal(balancer_apply(&f->b, u, 2, NULL, &changed, &err), 0);
 	assert_listing(f, "web.conf");
 	free(content);
 	free(conf);
@@ -880,6 +923,7 @@ int main(void)
 		T(test_include_dir_problems),
 		T(test_list_pools),
 		T(test_run_command),
+		T(test_commands_env_drop),
 		T(test_real_nginx),
 	};
 #undef T

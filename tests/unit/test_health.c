@@ -468,6 +468,7 @@ static const struct uptest_row {
 	 .want = {"uptest /bin/false web1 5001 exited 1 after ", " (no output)"}},
 	{.name = "lots of output", /* far past the cap and the pipe's buffer */
 	 .argv = {"/bin/sh", "-c", "yes line | head -n 100000; exit 5", "sh"},
+	 .budget = 5000, /* 100,000 lines take a while on a loaded machine */
 	 .rc = -1,
 	 .want = {"exited 5", ": line | line | line | ..."}},
 	{.name = "environment",
@@ -545,6 +546,35 @@ static void test_uptests(void **state)
 				 (unsigned long long)max_ms);
 	}
 	unsetenv("RAPTOR_HEALTH_TEST");
+}
+
+/* The variable the credentials name is not in an uptest's environment; the rest is. */
+static void test_uptest_env_drop(void **state)
+{
+	static const char *const drop[] = {"RAPTOR_HEALTH_SECRET", NULL};
+	char *argv[] = {
+		"/bin/sh", "-c",
+		"echo \"secret=${RAPTOR_HEALTH_SECRET-unset} env=$RAPTOR_HEALTH_TEST\"; exit 1",
+		"sh"};
+	struct strv sv = {argv, 4};
+	const struct health h = {.uptests = &sv, .nuptests = 1};
+	struct health_target t = {"web1", "127.0.0.1", 5001, &h, drop};
+	struct error err = ERROR_INIT;
+
+	(void)state;
+	setenv("RAPTOR_HEALTH_TEST", "inherited", 1);
+	setenv("RAPTOR_HEALTH_SECRET", "user:hunter2", 1);
+	assert_int_equal(health_check(&t, health_now_ms() + 300, &err), -1);
+	if (!strstr(error_msg(&err), "exited 1 after ") ||
+	    !strstr(error_msg(&err), ": secret=unset env=inherited"))
+		fail_msg("%s", error_msg(&err));
+	/* without the list, it would have been there */
+	t.env_drop = NULL;
+	assert_int_equal(health_check(&t, health_now_ms() + 300, &err), -1);
+	assert_non_null(strstr(error_msg(&err), ": secret=user:hunter2 env=inherited"));
+	unsetenv("RAPTOR_HEALTH_SECRET");
+	unsetenv("RAPTOR_HEALTH_TEST");
+	error_release(&err);
 }
 
 static char tmpdir[64];
@@ -703,6 +733,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_http_get_status, stop_children),
 		cmocka_unit_test_teardown(test_http_check, stop_children),
 		cmocka_unit_test(test_uptests),
+		cmocka_unit_test(test_uptest_env_drop),
 		cmocka_unit_test(test_uptest_retries),
 		cmocka_unit_test(test_uptest_leftovers_killed),
 		cmocka_unit_test(test_uptest_last_complete_result),
