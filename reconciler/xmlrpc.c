@@ -10,10 +10,10 @@
 
 #include <libxml/parser.h>
 #include <libxml/parserInternals.h>
-#include <libxml/tree.h>
 #include <libxml/xmlerror.h>
 
 #include "strmap.h"
+#include "vec.h"
 #include "xalloc.h"
 #include "banned.h"
 
@@ -563,10 +563,90 @@ cleanup:
 
 /* ---- decoding ---- */
 
+/*
+ * libxml2 checks the bytes (well-formedness, the encoding, references) and
+ * hands elements and text over through SAX2 callbacks; no tree is built.
+ * Each open element has a frame on an explicit stack, and each value is built
+ * into the response's arena as its element closes.
+ *
+ * Bytes that are not well-formed XML get libxml2's message even when a
+ * decoding error comes first, as when the whole document was parsed before
+ * it was decoded: the first decoding error is kept, the callbacks do nothing
+ * more, and libxml2 reads on to the end.
+ */
+
+/* The elements of a methodResponse, each with its own rules. */
+enum frame_kind {
+	F_RESPONSE,
+	F_PARAMS,
+	F_PARAM,
+	F_FAULT,
+	F_VALUE,
+	F_SCALAR, /* int, i4, i8, boolean, double, string, dateTime.iso8601, base64, nil */
+	F_ARRAY,
+	F_DATA,
+	F_STRUCT,
+	F_MEMBER,
+	F_NAME
+};
+
+/* An open element. */
+struct frame {
+	enum frame_kind kind;
+	enum xr_type type; /* F_SCALAR's */
+	const char *tag;   /* its local name, for messages */
+	long line;	   /* of its start tag */
+	unsigned depth;	   /* the values it is in, itself included: 1 for the param's */
+	size_t nelems;	   /* elements seen directly inside it so far */
+	const char *first; /* the first of them */
+	/* what it holds once decoded: a value's, an array's or a struct's
+	 * value, or the value of a param, a fault or a member */
+	struct xr_value *v;
+	const char *name; /* F_MEMBER's, once its <name> has closed */
+	size_t namelen;
+	size_t base; /* F_DATA's first item, F_STRUCT's first member, in the scratch */
+};
+
+/*
+ * A frame is pushed only for an element expected where it is (anything else
+ * is an error, after which nothing is pushed), and a <value> past
+ * XR_MAX_DEPTH is refused before it is pushed. The deepest stack is then
+ * methodResponse, params and param, three frames a level (value, struct,
+ * member), and a member's name.
+ */
+#define MAX_FRAMES (3 + 3 * XR_MAX_DEPTH + 1)
+
+/* A decoded struct member, and its <member>'s line for a repeat's message. */
+struct member_at {
+	struct xr_member m;
+	size_t len; /* of the name */
+	long line;
+};
+
 struct decoder {
+	xmlParserCtxtPtr ctxt;
 	struct arena *mem;
 	struct error *err;
-	/* set from libxml2's callbacks while it parses */
+	struct xr_response *out;
+	bool failed;	    /* a decoding error is in err: the callbacks do nothing more */
+	size_t fail_frames; /* the frames open when it failed */
+	size_t level;	    /* elements open, failed or not */
+	bool done;	    /* </methodResponse> closed, with its param or fault */
+	struct frame stack[MAX_FRAMES];
+	size_t nframes;
+	/*
+	 * The text since the last tag: all of it where text is the value (a
+	 * scalar, a <name>, a <value> with no type in it yet); elsewhere only
+	 * from its first non-blank character, and only a message's worth.
+	 */
+	struct buf text;
+	bool nonblank;	   /* it has a non-blank character (not tracked in a scalar or name) */
+	size_t text_start; /* the first one */
+	long text_line;	   /* and its line */
+	/* the items of the arrays and the members of the structs still open */
+	VEC(struct xr_value *) items;
+	VEC(struct member_at) members;
+	/* set from libxml2's callbacks on the document itself */
 	bool doctype;
 	long doctype_line;
 	bool xml_error;
@@ -574,11 +654,11 @@ struct decoder {
 	struct buf xml_msg;
 };
 
-/* Fails at a node, with its line: "line 12: <int> holds ...". */
-static int fail(struct decoder *d, const xmlNode *n, const char *fmt, ...)
+/* Fails at a line ("line 12: <int> holds ..."), and decoding stops. */
+static int fail(struct decoder *d, long line, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
-static int fail(struct decoder *d, const xmlNode *n, const char *fmt, ...)
+static int fail(struct decoder *d, long line, const char *fmt, ...)
 {
 	struct buf msg = BUF_INIT;
 	va_list ap;
@@ -586,8 +666,11 @@ static int fail(struct decoder *d, const xmlNode *n, const char *fmt, ...)
 	va_start(ap, fmt);
 	buf_vprintf(&msg, fmt, ap);
 	va_end(ap);
-	error_set(d->err, "line %ld: %s", xmlGetLineNo(n), buf_cstr(&msg));
+	error_set(d->err, "line %ld: %s", line, buf_cstr(&msg));
 	buf_release(&msg);
+	if (!d->failed)
+		d->fail_frames = d->nframes;
+	d->failed = true;
 	return -1;
 }
 
@@ -603,110 +686,90 @@ static const char *show(struct decoder *d, const char *s, size_t len)
 	return p;
 }
 
-static const char *name_of(const xmlNode *n)
+static bool is_blank_char(char c)
 {
-	return (const char *)n->name;
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r';
 }
 
-static bool is_elem(const xmlNode *n, const char *name)
+static bool is_blank(const char *s, size_t len)
 {
-	return n->type == XML_ELEMENT_NODE && !n->ns && !strcmp(name_of(n), name);
-}
-
-static bool is_blank(const xmlChar *s)
-{
-	for (; s && *s; s++)
-		if (*s != ' ' && *s != '\t' && *s != '\n' && *s != '\r')
+	for (size_t i = 0; i < len; i++)
+		if (!is_blank_char(s[i]))
 			return false;
 	return true;
 }
 
-static bool is_text(const xmlNode *n)
+/* The elements XML-RPC has, so that each start tag is looked up once. */
+enum tag {
+	T_OTHER,
+	T_VALUE,
+	T_NAME,
+	T_MEMBER,
+	T_STRING,
+	T_INT,
+	T_STRUCT,
+	T_BOOLEAN,
+	T_I4,
+	T_I8,
+	T_DOUBLE,
+	T_BASE64,
+	T_DATETIME,
+	T_NIL,
+	T_ARRAY,
+	T_DATA,
+	T_METHOD_RESPONSE,
+	T_PARAMS,
+	T_PARAM,
+	T_FAULT
+};
+
+/* By enum tag, the most frequent first; a scalar's with its value's type. */
+static const struct {
+	const char *name;
+	enum xr_type type;
+} tags[] = {
+	[T_OTHER] = {"", XR_NIL},
+	[T_VALUE] = {"value", XR_NIL},
+	[T_NAME] = {"name", XR_NIL},
+	[T_MEMBER] = {"member", XR_NIL},
+	[T_STRING] = {"string", XR_STRING},
+	[T_INT] = {"int", XR_INT},
+	[T_STRUCT] = {"struct", XR_STRUCT},
+	[T_BOOLEAN] = {"boolean", XR_BOOL},
+	[T_I4] = {"i4", XR_INT},
+	[T_I8] = {"i8", XR_INT},
+	[T_DOUBLE] = {"double", XR_DOUBLE},
+	[T_BASE64] = {"base64", XR_BASE64},
+	[T_DATETIME] = {"dateTime.iso8601", XR_DATETIME},
+	[T_NIL] = {"nil", XR_NIL},
+	[T_ARRAY] = {"array", XR_ARRAY},
+	[T_DATA] = {"data", XR_NIL},
+	[T_METHOD_RESPONSE] = {"methodResponse", XR_NIL},
+	[T_PARAMS] = {"params", XR_NIL},
+	[T_PARAM] = {"param", XR_NIL},
+	[T_FAULT] = {"fault", XR_NIL},
+};
+
+static enum tag tag_of(const char *name)
 {
-	return n->type == XML_TEXT_NODE || n->type == XML_CDATA_SECTION_NODE;
+	for (size_t i = T_OTHER + 1; i < sizeof(tags) / sizeof(tags[0]); i++)
+		if (name[0] == tags[i].name[0] && !strcmp(name, tags[i].name))
+			return (enum tag)i;
+	return T_OTHER;
 }
 
-static bool is_ignored(const xmlNode *n)
+/* A start tag. */
+struct elem {
+	const char *name; /* the local name */
+	const xmlChar *prefix, *uri;
+	enum tag tag; /* by the local name, whatever the namespace */
+	long line;
+};
+
+/* That element of XML-RPC's, in no namespace. */
+static bool is_elem(const struct elem *e, enum tag t)
 {
-	return n->type == XML_COMMENT_NODE || n->type == XML_PI_NODE;
-}
-
-/*
- * The next element among parent's children after `after` (the first if NULL),
- * or NULL at the end. Whitespace between elements is layout and is skipped,
- * as are comments; any other text there is an error.
- */
-static int next_elem(struct decoder *d, const xmlNode *parent, const xmlNode *after, xmlNode **out)
-{
-	for (xmlNode *n = after ? after->next : parent->children; n; n = n->next) {
-		if (n->type == XML_ELEMENT_NODE) {
-			*out = n;
-			return 0;
-		}
-		if (is_text(n) && !is_blank(n->content)) {
-			const char *t = (const char *)n->content;
-
-			return fail(d, n, "text %s inside <%s>, where only elements belong",
-				    show(d, t, strlen(t)), name_of(parent));
-		}
-		if (!is_text(n) && !is_ignored(n))
-			return fail(d, n, "unexpected XML node (type %d) inside <%s>", (int)n->type,
-				    name_of(parent));
-	}
-	*out = NULL;
-	return 0;
-}
-
-/* Exactly one element inside parent, and it must be `name`. */
-static int only_child(struct decoder *d, const xmlNode *parent, const char *name, xmlNode **out)
-{
-	xmlNode *second;
-
-	if (next_elem(d, parent, NULL, out) < 0)
-		return -1;
-	if (!*out)
-		return fail(d, parent, "<%s> is empty: expected a <%s> inside", name_of(parent),
-			    name);
-	if (!is_elem(*out, name))
-		return fail(d, *out, "unexpected <%s> inside <%s>: expected <%s>", name_of(*out),
-			    name_of(parent), name);
-	if (next_elem(d, parent, *out, &second) < 0)
-		return -1;
-	if (second)
-		return fail(d, second, "<%s> after the <%s> inside <%s>: expected only one",
-			    name_of(second), name, name_of(parent));
-	return 0;
-}
-
-/* All the text inside n (text and CDATA, comments skipped), kept as is,
- * NUL-terminated in the arena. An element inside is an error. */
-static int text_of(struct decoder *d, const xmlNode *n, const char **ptr, size_t *len)
-{
-	size_t total = 0, off = 0;
-	char *p;
-
-	for (const xmlNode *c = n->children; c; c = c->next) {
-		if (is_text(c))
-			total += strlen((const char *)c->content);
-		else if (c->type == XML_ELEMENT_NODE)
-			return fail(d, c, "<%s> inside <%s>, which holds only text", name_of(c),
-				    name_of(n));
-		else if (!is_ignored(c))
-			return fail(d, c, "unexpected XML node (type %d) inside <%s>", (int)c->type,
-				    name_of(n));
-	}
-	p = arena_alloc(d->mem, total + 1);
-	for (const xmlNode *c = n->children; c; c = c->next) {
-		if (is_text(c)) {
-			size_t k = strlen((const char *)c->content);
-
-			memcpy(p + off, c->content, k);
-			off += k;
-		}
-	}
-	*ptr = p;
-	*len = total;
-	return 0;
+	return e->tag == t && !e->uri;
 }
 
 /* A whole optionally signed decimal; 1 if it does not fit int64, -1 if it is not one. */
@@ -807,122 +870,411 @@ static char *decode_base64(struct arena *a, const char *s, size_t len, size_t *o
 	return out;
 }
 
-static int decode_value(struct decoder *d, const xmlNode *value, unsigned depth,
-			struct xr_value **out);
-
-static int decode_array(struct decoder *d, const xmlNode *arr, unsigned depth,
-			struct xr_value **out)
+static long line_now(const struct decoder *d)
 {
-	xmlNode *data, *n;
-	size_t count = 0, i = 0;
-	struct xr_value *v;
+	return d->ctxt->input ? d->ctxt->input->line : 0;
+}
 
-	if (only_child(d, arr, "data", &data) < 0)
-		return -1;
-	if (next_elem(d, data, NULL, &n) < 0)
-		return -1;
-	for (; n; count++) {
-		if (!is_elem(n, "value"))
-			return fail(d, n,
-				    "unexpected <%s> inside an array's <data>: expected <value>",
-				    name_of(n));
-		if (next_elem(d, data, n, &n) < 0)
-			return -1;
+/* The line of s[0] in text libxml2 has just handed over: its line count has
+ * gone past the last of the n bytes. */
+static long line_of(const struct decoder *d, const char *s, size_t n)
+{
+	long line = line_now(d);
+
+	for (size_t i = 0; i < n; i++)
+		line -= s[i] == '\n';
+	return line;
+}
+
+static struct frame *top(struct decoder *d)
+{
+	return &d->stack[d->nframes - 1];
+}
+
+/* Where the text is (or may yet be) the value itself. */
+static bool holds_text(const struct frame *f)
+{
+	return f->kind == F_SCALAR || f->kind == F_NAME || (f->kind == F_VALUE && !f->nelems);
+}
+
+static void text_reset(struct decoder *d)
+{
+	buf_reset(&d->text);
+	d->nonblank = false;
+}
+
+static struct frame *push(struct decoder *d, enum frame_kind kind, const struct elem *e)
+{
+	struct frame *f;
+
+	/* never so deep (see MAX_FRAMES), but the array is not to be overrun */
+	if (d->nframes == MAX_FRAMES) {
+		fail(d, e->line, "elements nested deeper than %d", MAX_FRAMES);
+		return NULL;
 	}
-	v = xr_array(d->mem, count);
-	if (next_elem(d, data, NULL, &n) < 0)
-		return -1;
-	for (; n; i++) {
-		if (decode_value(d, n, depth + 1, &v->u.array.items[i]) < 0 ||
-		    next_elem(d, data, n, &n) < 0)
-			return -1;
+	f = &d->stack[d->nframes];
+	*f = (struct frame){.kind = kind, .tag = e->name, .line = e->line};
+	f->depth = d->nframes ? f[-1].depth : 0;
+	d->nframes++;
+	return f;
+}
+
+static void push_value(struct decoder *d, const struct elem *e)
+{
+	struct frame *f;
+
+	if (top(d)->depth + 1 > XR_MAX_DEPTH) {
+		fail(d, e->line, "values nested deeper than %d", XR_MAX_DEPTH);
+		return;
+	}
+	f = push(d, F_VALUE, e);
+	if (f)
+		f->depth++;
+}
+
+/* Text where only elements belong (inside a <value>, beside its type) is an
+ * error; blanks there are layout. */
+static int check_no_text(struct decoder *d, const struct frame *f)
+{
+	const char *t;
+	size_t len;
+
+	if (!d->nonblank)
+		return 0;
+	t = buf_cstr(&d->text) + d->text_start;
+	len = d->text.len - d->text_start;
+	if (f->kind == F_VALUE)
+		return fail(d, d->text_line, "text %s beside <%s> in a <value>", show(d, t, len),
+			    f->first);
+	return fail(d, d->text_line, "text %s inside <%s>, where only elements belong",
+		    show(d, t, len), f->tag);
+}
+
+static void on_text(void *ctx, const xmlChar *ch, int len)
+{
+	xmlParserCtxtPtr ctxt = ctx;
+	struct decoder *d = ctxt->_private;
+	const char *s = (const char *)ch;
+	size_t n = len > 0 ? (size_t)len : 0;
+	const struct frame *f;
+	bool whole;
+
+	if (d->failed || !d->nframes)
+		return;
+	f = top(d);
+	whole = holds_text(f);
+	/* a scalar's or a name's text is all data; elsewhere where it starts
+	 * matters, for a message or as text beside a type */
+	if (f->kind != F_SCALAR && f->kind != F_NAME && !d->nonblank) {
+		size_t skip = 0;
+
+		while (skip < n && is_blank_char(s[skip]))
+			skip++;
+		if (skip < n) {
+			d->nonblank = true;
+			d->text_line = line_of(d, s + skip, n - skip);
+			d->text_start = whole ? d->text.len + skip : 0;
+		}
+		if (!whole) {
+			s += skip;
+			n -= skip;
+		}
+	}
+	if (!whole) {
+		size_t room = d->text.len < SNIPPET + 1 ? SNIPPET + 1 - d->text.len : 0;
+
+		n = n < room ? n : room;
+	}
+	if (n && buf_add(&d->text, s, n) < 0)
+		fail(d, f->line, "more than %zu bytes of text inside <%s>", BUF_DEFAULT_CAP,
+		     f->tag);
+}
+
+/* The element inside a <value>: its type. */
+static void start_type(struct decoder *d, struct frame *f, const struct elem *e)
+{
+	struct frame *t;
+
+	if (f->nelems) {
+		fail(d, e->line, "a <value> holding both <%s> and <%s>", f->first, e->name);
+		return;
+	}
+	f->nelems = 1;
+	f->first = e->name;
+	if (check_no_text(d, f) < 0)
+		return;
+	/* Apache's extension writes <ex:nil/>; the namespace says nothing else */
+	if (e->uri && e->tag != T_NIL) {
+		if (e->prefix)
+			fail(d, e->line, "unknown XML-RPC type <%s:%s>", (const char *)e->prefix,
+			     e->name);
+		else
+			fail(d, e->line, "unknown XML-RPC type <%s> in namespace %s", e->name,
+			     show(d, (const char *)e->uri, strlen((const char *)e->uri)));
+		return;
+	}
+	switch (e->tag) {
+	case T_ARRAY:
+		push(d, F_ARRAY, e);
+		return;
+	case T_STRUCT:
+		if ((t = push(d, F_STRUCT, e)))
+			t->base = d->members.n;
+		return;
+	case T_STRING:
+	case T_INT:
+	case T_BOOLEAN:
+	case T_I4:
+	case T_I8:
+	case T_DOUBLE:
+	case T_BASE64:
+	case T_DATETIME:
+	case T_NIL:
+		if ((t = push(d, F_SCALAR, e)))
+			t->type = tags[e->tag].type;
+		return;
+	default:
+		fail(d, e->line, "unknown XML-RPC type <%s>", e->name);
+		return;
+	}
+}
+
+/* A <name> or a <value> inside a struct <member>, in either order, each once. */
+static void start_in_member(struct decoder *d, const struct frame *f, const struct elem *e)
+{
+	if (!is_elem(e, T_NAME) && !is_elem(e, T_VALUE))
+		fail(d, e->line,
+		     "unexpected <%s> inside a struct <member>: expected <name> and <value>",
+		     e->name);
+	else if (e->tag == T_NAME ? f->name != NULL : f->v != NULL)
+		fail(d, e->line, "a struct <member> with two <%s>s", e->name);
+	else if (e->tag == T_NAME)
+		push(d, F_NAME, e);
+	else
+		push_value(d, e);
+}
+
+/* Exactly one element inside: a param's or a fault's <value>, an array's <data>. */
+static void start_in_single(struct decoder *d, struct frame *f, const struct elem *e)
+{
+	enum tag want = f->kind == F_ARRAY ? T_DATA : T_VALUE;
+
+	if (f->nelems > 1)
+		fail(d, e->line, "<%s> after the <%s> inside <%s>: expected only one", e->name,
+		     tags[want].name, f->tag);
+	else if (!is_elem(e, want))
+		fail(d, e->line, "unexpected <%s> inside <%s>: expected <%s>", e->name, f->tag,
+		     tags[want].name);
+	else if (want == T_VALUE)
+		push_value(d, e);
+	else if ((f = push(d, F_DATA, e)))
+		f->base = d->items.n;
+}
+
+static void fail_second_body(struct decoder *d, const struct elem *e)
+{
+	fail(d, e->line,
+	     "<%s> after <%s> in a <methodResponse>: expected one <params> or one <fault>", e->name,
+	     d->stack[0].first);
+}
+
+/*
+ * Two elements in a <methodResponse> are what is wrong with it, whatever is
+ * wrong inside the first; so once decoding has failed inside the first, an
+ * element after it takes the message over.
+ */
+static void start_after_failure(struct decoder *d, const struct elem *e)
+{
+	if (d->level == 2 && d->fail_frames >= 2 && d->stack[0].nelems++ == 1)
+		fail_second_body(d, e);
+}
+
+static void on_start_element(void *ctx, const xmlChar *localname, const xmlChar *prefix,
+			     const xmlChar *uri, int nb_namespaces, const xmlChar **namespaces,
+			     int nb_attributes, int nb_defaulted, const xmlChar **attributes)
+{
+	xmlParserCtxtPtr ctxt = ctx;
+	struct decoder *d = ctxt->_private;
+	struct elem e = {(const char *)localname, prefix, uri, T_OTHER, line_now(d)};
+	struct frame *f;
+
+	/* attributes and namespace declarations say nothing in XML-RPC */
+	(void)nb_namespaces;
+	(void)namespaces;
+	(void)nb_attributes;
+	(void)nb_defaulted;
+	(void)attributes;
+	d->level++;
+	e.tag = tag_of(e.name);
+	if (d->failed) {
+		start_after_failure(d, &e);
+		return;
+	}
+	if (!d->nframes) {
+		if (!is_elem(&e, T_METHOD_RESPONSE))
+			fail(d, e.line, "the document is <%s>, not an XML-RPC <methodResponse>",
+			     e.name);
+		else
+			push(d, F_RESPONSE, &e);
+		return;
+	}
+	f = top(d);
+	switch (f->kind) {
+	case F_SCALAR:
+	case F_NAME:
+		fail(d, e.line, "<%s> inside <%s>, which holds only text", e.name, f->tag);
+		return;
+	case F_VALUE:
+		start_type(d, f, &e);
+		text_reset(d);
+		return;
+	default:
+		break;
+	}
+	if (check_no_text(d, f) < 0)
+		return;
+	text_reset(d);
+	if (f->nelems++ == 0)
+		f->first = e.name;
+	switch (f->kind) {
+	case F_RESPONSE:
+		if (f->nelems > 1)
+			fail_second_body(d, &e);
+		else if (is_elem(&e, T_PARAMS))
+			push(d, F_PARAMS, &e);
+		else if (is_elem(&e, T_FAULT))
+			push(d, F_FAULT, &e);
+		else
+			fail(d, e.line,
+			     "unexpected <%s> in a <methodResponse>: expected <params> or <fault>",
+			     e.name);
+		break;
+	case F_PARAMS:
+		if (f->nelems > 1)
+			fail(d, e.line,
+			     "a second <%s> in <params>: a response holds exactly one <param>",
+			     e.name);
+		else if (is_elem(&e, T_PARAM))
+			push(d, F_PARAM, &e);
+		else
+			fail(d, e.line, "unexpected <%s> in <params>: expected <param>", e.name);
+		break;
+	case F_PARAM:
+	case F_FAULT:
+	case F_ARRAY:
+		start_in_single(d, f, &e);
+		break;
+	case F_DATA:
+		if (is_elem(&e, T_VALUE))
+			push_value(d, &e);
+		else
+			fail(d, e.line,
+			     "unexpected <%s> inside an array's <data>: expected <value>", e.name);
+		break;
+	case F_STRUCT:
+		if (is_elem(&e, T_MEMBER))
+			push(d, F_MEMBER, &e);
+		else
+			fail(d, e.line, "unexpected <%s> inside <struct>: expected <member>",
+			     e.name);
+		break;
+	case F_MEMBER:
+		start_in_member(d, f, &e);
+		break;
+	case F_VALUE:
+	case F_SCALAR:
+	case F_NAME:
+		break; /* above */
+	}
+}
+
+/* A scalar type's text, parsed. */
+static int decode_scalar(struct decoder *d, const struct frame *f, struct xr_value **out)
+{
+	const char *s = buf_cstr(&d->text), *why = NULL;
+	size_t len = d->text.len;
+	struct xr_value *v = new_value(d->mem, f->type);
+	int prc;
+
+	switch (f->type) {
+	case XR_INT:
+		prc = parse_int(s, len, &v->u.i);
+		if (prc < 0)
+			return fail(d, f->line, "<%s> holds %s, not a decimal integer", f->tag,
+				    show(d, s, len));
+		if (prc > 0)
+			return fail(d, f->line, "<%s> holds %s, which does not fit 64 bits", f->tag,
+				    show(d, s, len));
+		break;
+	case XR_BOOL:
+		if (len != 1 || (s[0] != '0' && s[0] != '1'))
+			return fail(d, f->line, "<boolean> holds %s: it must be 0 or 1",
+				    show(d, s, len));
+		v->u.b = s[0] == '1';
+		break;
+	case XR_DOUBLE:
+		if (parse_double(s, len, &v->u.d) < 0)
+			return fail(d, f->line, "<double> holds %s, not a finite decimal number",
+				    show(d, s, len));
+		break;
+	case XR_STRING:
+	case XR_DATETIME:
+		v->u.str.ptr = arena_strndup(d->mem, s, len);
+		v->u.str.len = len;
+		break;
+	case XR_BASE64:
+		v->u.str.ptr = decode_base64(d->mem, s, len, &v->u.str.len, &why);
+		if (!v->u.str.ptr)
+			return fail(d, f->line, "<base64> is not valid base64: %s", why);
+		break;
+	case XR_NIL:
+		if (!is_blank(s, len))
+			return fail(d, f->line, "<nil> holds %s: it must be empty",
+				    show(d, s, len));
+		break;
+	case XR_ARRAY:
+	case XR_STRUCT:
+		break; /* not scalars: start_type gives no scalar frame these */
 	}
 	*out = v;
 	return 0;
 }
 
-/* One <member>: its <name> and <value>, in either order, each exactly once. */
-static int decode_member(struct decoder *d, const xmlNode *member, unsigned depth,
-			 struct xr_member *m)
-{
-	xmlNode *name = NULL, *value = NULL, *c;
-	size_t len;
-
-	if (next_elem(d, member, NULL, &c) < 0)
-		return -1;
-	while (c) {
-		xmlNode **slot = is_elem(c, "name") ? &name : is_elem(c, "value") ? &value : NULL;
-
-		if (!slot)
-			return fail(
-				d, c,
-				"unexpected <%s> inside a struct <member>: expected <name> and <value>",
-				name_of(c));
-		if (*slot)
-			return fail(d, c, "a struct <member> with two <%s>s", name_of(c));
-		*slot = c;
-		if (next_elem(d, member, c, &c) < 0)
-			return -1;
-	}
-	if (!name)
-		return fail(d, member, "a struct <member> without a <name>");
-	if (text_of(d, name, &m->name, &len) < 0)
-		return -1;
-	if (!value)
-		return fail(d, member, "struct member %s has no <value>", show(d, m->name, len));
-	return decode_value(d, value, depth + 1, &m->value);
-}
-
 /*
- * A struct. A name given twice is refused: Python keeps the last, a lookup
- * here would find the first, and a reply that could be read two ways is not
- * one to act on.
+ * A struct, from the members its <member>s left in the scratch. A name given
+ * twice is refused: Python keeps the last, a lookup here would find the
+ * first, and a reply that could be read two ways is not one to act on.
  */
-static int decode_struct(struct decoder *d, const xmlNode *st, unsigned depth,
-			 struct xr_value **out)
+static int end_struct(struct decoder *d, const struct frame *f, struct xr_value **out)
 {
 	struct strmap seen = STRMAP_INIT;
-	size_t count = 0, i = 0;
-	struct xr_value *v;
-	xmlNode *n;
+	size_t count = d->members.n - f->base;
+	/* no offset from the NULL of a scratch never grown */
+	const struct member_at *m = count ? d->members.v + f->base : NULL;
+	struct xr_value *v = xr_struct(d->mem, count);
 	int rc = -1;
 
-	if (next_elem(d, st, NULL, &n) < 0)
-		goto cleanup;
-	for (; n; count++) {
-		if (!is_elem(n, "member")) {
-			fail(d, n, "unexpected <%s> inside <struct>: expected <member>",
-			     name_of(n));
-			goto cleanup;
-		}
-		if (next_elem(d, st, n, &n) < 0)
-			goto cleanup;
-	}
-	v = xr_struct(d->mem, count);
-	if (next_elem(d, st, NULL, &n) < 0)
-		goto cleanup;
-	for (; n; i++) {
-		struct xr_member *m = &v->u.st.members[i];
+	for (size_t i = 0; i < count; i++) {
 		bool dup = false;
 
-		if (decode_member(d, n, depth, m) < 0)
-			goto cleanup;
+		v->u.st.members[i] = m[i].m;
 		/* pairwise is cheapest for the usual dozen members; a map keeps a
 		 * huge hostile struct from costing n^2 */
 		if (count <= STRUCT_LINEAR_CHECK) {
 			for (size_t k = 0; k < i && !dup; k++)
-				dup = !strcmp(v->u.st.members[k].name, m->name);
+				dup = m[k].len == m[i].len &&
+				      !memcmp(m[k].m.name, m[i].m.name, m[i].len);
 		} else {
-			dup = strmap_put(&seen, m->name, m) != m;
+			dup = strmap_put(&seen, m[i].m.name, &v->u.st.members[i]) !=
+			      &v->u.st.members[i];
 		}
 		if (dup) {
-			fail(d, n, "struct member %s appears twice",
-			     show(d, m->name, strlen(m->name)));
+			fail(d, m[i].line, "struct member %s appears twice",
+			     show(d, m[i].m.name, m[i].len));
 			goto cleanup;
 		}
-		if (next_elem(d, st, n, &n) < 0)
-			goto cleanup;
 	}
+	d->members.n = f->base;
 	*out = v;
 	rc = 0;
 cleanup:
@@ -930,179 +1282,143 @@ cleanup:
 	return rc;
 }
 
-/* A scalar type's text, parsed. */
-static int decode_scalar(struct decoder *d, const xmlNode *t, struct xr_value **out)
+static int end_fault(struct decoder *d, const struct frame *f)
 {
-	const char *name = name_of(t), *s, *why = NULL;
-	struct xr_value *v;
-	size_t len;
-	int prc;
+	const struct xr_value *v = f->v, *code, *msg;
 
-	if (text_of(d, t, &s, &len) < 0)
-		return -1;
-	if (!strcmp(name, "int") || !strcmp(name, "i4") || !strcmp(name, "i8")) {
-		v = new_value(d->mem, XR_INT);
-		prc = parse_int(s, len, &v->u.i);
-		if (prc < 0)
-			return fail(d, t, "<%s> holds %s, not a decimal integer", name,
-				    show(d, s, len));
-		if (prc > 0)
-			return fail(d, t, "<%s> holds %s, which does not fit 64 bits", name,
-				    show(d, s, len));
-	} else if (!strcmp(name, "boolean")) {
-		if (len != 1 || (s[0] != '0' && s[0] != '1'))
-			return fail(d, t, "<boolean> holds %s: it must be 0 or 1", show(d, s, len));
-		v = xr_bool(d->mem, s[0] == '1');
-	} else if (!strcmp(name, "double")) {
-		v = new_value(d->mem, XR_DOUBLE);
-		if (parse_double(s, len, &v->u.d) < 0)
-			return fail(d, t, "<double> holds %s, not a finite decimal number",
-				    show(d, s, len));
-	} else if (!strcmp(name, "string") || !strcmp(name, "dateTime.iso8601")) {
-		v = new_value(d->mem, !strcmp(name, "string") ? XR_STRING : XR_DATETIME);
-		v->u.str.ptr = s;
-		v->u.str.len = len;
-	} else if (!strcmp(name, "base64")) {
-		v = new_value(d->mem, XR_BASE64);
-		v->u.str.ptr = decode_base64(d->mem, s, len, &v->u.str.len, &why);
-		if (!v->u.str.ptr)
-			return fail(d, t, "<base64> is not valid base64: %s", why);
-	} else { /* nil */
-		if (!is_blank((const xmlChar *)s))
-			return fail(d, t, "<nil> holds %s: it must be empty", show(d, s, len));
-		v = xr_nil(d->mem);
-	}
-	*out = v;
-	return 0;
-}
-
-static bool is_scalar_tag(const char *name)
-{
-	static const char *const tags[] = {"int",    "i4",     "i8",	 "boolean",
-					   "double", "string", "base64", "dateTime.iso8601"};
-
-	for (size_t i = 0; i < sizeof(tags) / sizeof(tags[0]); i++)
-		if (!strcmp(name, tags[i]))
-			return true;
-	return false;
-}
-
-/* One <value>: a typed element, or bare text, which XML-RPC reads as a string. */
-static int decode_value(struct decoder *d, const xmlNode *value, unsigned depth,
-			struct xr_value **out)
-{
-	const xmlNode *typed = NULL;
-	const char *name;
-
-	if (depth > XR_MAX_DEPTH)
-		return fail(d, value, "values nested deeper than %d", XR_MAX_DEPTH);
-	for (const xmlNode *n = value->children; n; n = n->next) {
-		if (n->type != XML_ELEMENT_NODE)
-			continue;
-		if (typed)
-			return fail(d, n, "a <value> holding both <%s> and <%s>", name_of(typed),
-				    name_of(n));
-		typed = n;
-	}
-	if (!typed) {
-		struct xr_value *v = new_value(d->mem, XR_STRING);
-
-		if (text_of(d, value, &v->u.str.ptr, &v->u.str.len) < 0)
-			return -1;
-		*out = v;
-		return 0;
-	}
-	for (const xmlNode *n = value->children; n; n = n->next) {
-		if (is_text(n) && !is_blank(n->content)) {
-			const char *t = (const char *)n->content;
-
-			return fail(d, n, "text %s beside <%s> in a <value>", show(d, t, strlen(t)),
-				    name_of(typed));
-		}
-		if (!is_text(n) && !is_ignored(n) && n != typed)
-			return fail(d, n, "unexpected XML node (type %d) inside <value>",
-				    (int)n->type);
-	}
-	name = name_of(typed);
-	/* Apache's extension writes <ex:nil/>; the namespace says nothing else */
-	if (!strcmp(name, "nil"))
-		return decode_scalar(d, typed, out);
-	if (typed->ns)
-		return fail(d, typed, "unknown XML-RPC type <%s:%s>",
-			    (const char *)typed->ns->prefix, name);
-	if (!strcmp(name, "array"))
-		return decode_array(d, typed, depth, out);
-	if (!strcmp(name, "struct"))
-		return decode_struct(d, typed, depth, out);
-	if (is_scalar_tag(name))
-		return decode_scalar(d, typed, out);
-	return fail(d, typed, "unknown XML-RPC type <%s>", name);
-}
-
-static int decode_fault(struct decoder *d, const xmlNode *fault, struct xr_response *out)
-{
-	const struct xr_value *code, *msg;
-	struct xr_value *v;
-	xmlNode *value;
-
-	if (only_child(d, fault, "value", &value) < 0 || decode_value(d, value, 1, &v) < 0)
-		return -1;
 	if (v->type != XR_STRUCT)
-		return fail(d, fault, "a <fault> holding %s, not a struct", type_phrase(v->type));
+		return fail(d, f->line, "a <fault> holding %s, not a struct", type_phrase(v->type));
 	code = xr_get(v, "faultCode");
 	msg = xr_get(v, "faultString");
 	if (!code || code->type != XR_INT || code->u.i < INT32_MIN || code->u.i > INT32_MAX)
-		return fail(d, fault, "a <fault> without an int faultCode");
+		return fail(d, f->line, "a <fault> without an int faultCode");
 	if (!msg || msg->type != XR_STRING)
-		return fail(d, fault, "a <fault> without a string faultString");
-	out->fault = true;
-	out->fault_code = (int)code->u.i;
-	out->fault_string = msg->u.str.ptr;
+		return fail(d, f->line, "a <fault> without a string faultString");
+	d->out->fault = true;
+	d->out->fault_code = (int)code->u.i;
+	d->out->fault_string = msg->u.str.ptr;
 	return 0;
 }
 
-static int decode_response(struct decoder *d, xmlDoc *doc, struct xr_response *out)
+/* Frame f closes: what it holds goes to `up`, the frame it is in (NULL for
+ * the methodResponse). */
+static int end_frame(struct decoder *d, struct frame *f, struct frame *up)
 {
-	xmlNode *root = xmlDocGetRootElement(doc), *body, *second, *param, *value;
+	struct xr_value *v;
+	size_t n;
 
-	if (!root)
-		return error_set(d->err, "no XML element at all: expected a <methodResponse>");
-	if (!is_elem(root, "methodResponse"))
-		return fail(d, root, "the document is <%s>, not an XML-RPC <methodResponse>",
-			    name_of(root));
-	if (next_elem(d, root, NULL, &body) < 0)
+	if (!holds_text(f) && check_no_text(d, f) < 0)
 		return -1;
-	if (!body)
-		return fail(d, root, "a <methodResponse> with neither <params> nor <fault>");
-	if (next_elem(d, root, body, &second) < 0)
-		return -1;
-	if (second)
-		return fail(
-			d, second,
-			"<%s> after <%s> in a <methodResponse>: expected one <params> or one <fault>",
-			name_of(second), name_of(body));
-	if (is_elem(body, "fault"))
-		return decode_fault(d, body, out);
-	if (!is_elem(body, "params"))
-		return fail(d, body,
-			    "unexpected <%s> in a <methodResponse>: expected <params> or <fault>",
-			    name_of(body));
-	if (next_elem(d, body, NULL, &param) < 0)
-		return -1;
-	if (!param)
-		return fail(d, body, "a <params> with no <param>: a response holds exactly one");
-	if (!is_elem(param, "param"))
-		return fail(d, param, "unexpected <%s> in <params>: expected <param>",
-			    name_of(param));
-	if (next_elem(d, body, param, &second) < 0)
-		return -1;
-	if (second)
-		return fail(d, second,
-			    "a second <%s> in <params>: a response holds exactly one <param>",
-			    name_of(second));
-	if (only_child(d, param, "value", &value) < 0)
-		return -1;
-	return decode_value(d, value, 1, &out->value);
+	switch (f->kind) {
+	case F_SCALAR:
+		return decode_scalar(d, f, &up->v);
+	case F_NAME:
+		up->name = arena_strndup(d->mem, buf_cstr(&d->text), d->text.len);
+		up->namelen = d->text.len;
+		return 0;
+	case F_VALUE:
+		/* no type inside: XML-RPC reads bare text as a string */
+		if (!f->nelems) {
+			v = new_value(d->mem, XR_STRING);
+			v->u.str.ptr = arena_strndup(d->mem, buf_cstr(&d->text), d->text.len);
+			v->u.str.len = d->text.len;
+		} else {
+			v = f->v;
+		}
+		if (up->kind == F_DATA)
+			vec_push(&d->items, v);
+		else
+			up->v = v;
+		return 0;
+	case F_ARRAY:
+		if (!f->nelems)
+			return fail(d, f->line, "<array> is empty: expected a <data> inside");
+		up->v = f->v;
+		return 0;
+	case F_DATA:
+		n = d->items.n - f->base;
+		v = xr_array(d->mem, n);
+		if (n)
+			memcpy(v->u.array.items, d->items.v + f->base, n * sizeof(*d->items.v));
+		d->items.n = f->base;
+		up->v = v;
+		return 0;
+	case F_STRUCT:
+		return end_struct(d, f, &up->v);
+	case F_MEMBER: {
+		struct member_at *m;
+
+		if (!f->name)
+			return fail(d, f->line, "a struct <member> without a <name>");
+		if (!f->v)
+			return fail(d, f->line, "struct member %s has no <value>",
+				    show(d, f->name, f->namelen));
+		m = vec_add(&d->members);
+		m->m.name = f->name;
+		m->m.value = f->v;
+		m->len = f->namelen;
+		m->line = f->line;
+		return 0;
+	}
+	case F_PARAM:
+	case F_FAULT:
+		if (!f->nelems)
+			return fail(d, f->line, "<%s> is empty: expected a <value> inside", f->tag);
+		if (f->kind == F_FAULT)
+			return end_fault(d, f);
+		d->out->value = f->v;
+		return 0;
+	case F_PARAMS:
+		if (!f->nelems)
+			return fail(d, f->line,
+				    "a <params> with no <param>: a response holds exactly one");
+		return 0;
+	case F_RESPONSE:
+		if (!f->nelems)
+			return fail(d, f->line,
+				    "a <methodResponse> with neither <params> nor <fault>");
+		d->done = true;
+		return 0;
+	}
+	return 0;
+}
+
+static void on_end_element(void *ctx, const xmlChar *localname, const xmlChar *prefix,
+			   const xmlChar *uri)
+{
+	xmlParserCtxtPtr ctxt = ctx;
+	struct decoder *d = ctxt->_private;
+	struct frame *f;
+
+	/* libxml2 has matched it with its start tag */
+	(void)localname;
+	(void)prefix;
+	(void)uri;
+	d->level--;
+	if (d->failed || !d->nframes)
+		return;
+	f = top(d);
+	if (end_frame(d, f, d->nframes > 1 ? f - 1 : NULL) < 0)
+		return;
+	d->nframes--;
+	/* the text of the element it was in starts again */
+	text_reset(d);
+}
+
+/*
+ * libxml2 reports here a reference to an entity it knows but does not
+ * expand. None is ever declared (see on_doctype), and undeclared ones are
+ * fatal errors, so this is not reached; were it, a reference is refused
+ * rather than dropped from the text.
+ */
+static void on_reference(void *ctx, const xmlChar *name)
+{
+	xmlParserCtxtPtr ctxt = ctx;
+	struct decoder *d = ctxt->_private;
+
+	if (!d->failed)
+		fail(d, line_now(d), "a reference to entity %s, which is refused",
+		     show(d, (const char *)name, strlen((const char *)name)));
 }
 
 /*
@@ -1149,9 +1465,24 @@ static void on_xml_error(void *ctx, XR_XML_ERROR *e)
 
 int xr_parse_response(struct xr_response *out, const char *body, size_t len, struct error *err)
 {
-	struct decoder d = {.mem = &out->mem, .err = err, .xml_msg = BUF_INIT};
+	/* Only these callbacks: none builds a tree, declares an entity or
+	 * reads an external subset. characters and ignorableWhitespace are
+	 * the same function, so libxml2 never judges blanks ignorable:
+	 * whitespace inside <string> is data. */
+	static const xmlSAXHandler handler = {
+		.internalSubset = on_doctype,
+		.reference = on_reference,
+		.characters = on_text,
+		.ignorableWhitespace = on_text,
+		.cdataBlock = on_text,
+		.initialized = XML_SAX2_MAGIC,
+		.startElementNs = on_start_element,
+		.endElementNs = on_end_element,
+		.serror = on_xml_error,
+	};
+	struct decoder d = {
+		.mem = &out->mem, .err = err, .out = out, .text = BUF_INIT, .xml_msg = BUF_INIT};
 	xmlParserCtxtPtr ctxt = NULL;
-	xmlDocPtr doc = NULL;
 	int rc = -1;
 
 	memset(out, 0, sizeof(*out));
@@ -1170,40 +1501,46 @@ int xr_parse_response(struct xr_response *out, const char *body, size_t len, str
 		goto cleanup;
 	}
 	/* NONET: nothing is fetched. No NOENT, DTDLOAD or DTDATTR, so entities
-	 * stay unexpanded and no external subset is read; COMPACT and keeping
-	 * blanks: whitespace inside <string> is data. */
-	xmlCtxtUseOptions(ctxt, XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING |
-					XML_PARSE_BIG_LINES | XML_PARSE_COMPACT);
+	 * stay unexpanded and no external subset is read. */
+	xmlCtxtUseOptions(ctxt, XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
 	/* process-wide libxml2 defaults could have turned these on */
 	ctxt->replaceEntities = 0;
 	ctxt->loadsubset = 0;
 	ctxt->validate = 0;
+	/* after the options, which edit the handler */
+	*ctxt->sax = handler;
 	ctxt->_private = &d;
-	ctxt->sax->internalSubset = on_doctype;
-	ctxt->sax->serror = on_xml_error;
+	d.ctxt = ctxt;
 	xmlParseDocument(ctxt);
-	doc = ctxt->myDoc;
-	ctxt->myDoc = NULL;
-	if (d.doctype || (doc && (doc->intSubset || doc->extSubset))) {
+	if (d.doctype) {
 		error_set(
 			err,
 			"line %ld: a DOCTYPE, which is refused: a DTD can define entities that expand without bound or read local files",
-			d.doctype ? d.doctype_line : 1);
+			d.doctype_line);
 		goto cleanup;
 	}
-	if (!ctxt->wellFormed || !doc) {
+	if (!ctxt->wellFormed) {
 		error_set(err, "%s", d.xml_error ? buf_cstr(&d.xml_msg) : "not well-formed XML");
 		goto cleanup;
 	}
-	if (decode_response(&d, doc, out) < 0)
+	if (d.failed)
 		goto cleanup;
+	/* Well-formed as far as it went, yet not read to the end: libxml2
+	 * gives up so on running out of memory. What was decoded may be cut
+	 * short, so nothing of it is kept. */
+	if (!d.done) {
+		error_set(err, "libxml2 stopped before the end of the <methodResponse>%s%s",
+			  d.xml_error ? ": " : "", buf_cstr(&d.xml_msg));
+		goto cleanup;
+	}
 	rc = 0;
 cleanup:
-	if (doc)
-		xmlFreeDoc(doc);
 	if (ctxt)
 		xmlFreeParserCtxt(ctxt);
+	buf_release(&d.text);
 	buf_release(&d.xml_msg);
+	vec_release(&d.items);
+	vec_release(&d.members);
 	if (rc < 0)
 		xr_response_release(out);
 	return rc;

@@ -620,11 +620,12 @@ def explain(R, res, targets):
                     "{:,}".format(big), fmt_s(wall), fmt_s(cpu), fmt_s(max(wall - cpu, 0)), fmt_s(net),
                     "{:,}".format(big), parse_us, fmt_s(big * parse_us / 1e6)))
         if shares.get("xr_parse_response"):
-            text += (" Of raptor's instructions, %.0f%% are `xr_parse_response` (libxml2's `xmlParseDocument` building "
-                     "the tree %.0f%%, the walk of the tree into XML-RPC values `decode_value` %.0f%%, `xmlFreeDoc` %.0f%%), "
-                     "%.0f%% `load_desired`." % (shares.get("xr_parse_response", 0), shares.get("xmlParseDocument", 0),
-                                                 shares.get("decode_value", 0), shares.get("xmlFreeDoc", 0),
-                                                 shares.get("load_desired", 0)))
+            text += (" Of raptor's instructions, %.0f%% are `xr_parse_response` (libxml2's SAX2 `xmlParseDocument` "
+                     "%.0f%%, of which the decoder's callbacks `on_start_element` %.0f%%, `on_end_element` %.0f%% and "
+                     "`on_text` %.0f%%), %.0f%% `load_desired`." % (
+                         shares.get("xr_parse_response", 0), shares.get("xmlParseDocument", 0),
+                         shares.get("on_start_element", 0), shares.get("on_end_element", 0),
+                         shares.get("on_text", 0), shares.get("load_desired", 0)))
         out.append(text)
     if any("serial baseline" in m for m in missed):
         vr = med([x["wall"] for x in R["vr"][big]])

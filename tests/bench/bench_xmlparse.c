@@ -5,8 +5,8 @@
  *   bench_xmlparse FILE [PARSES_PER_BATCH [BATCHES]]
  *
  * FILE is the body of one host's answer to raptor's query (fleet-sim --dump
- * HOST writes it). xr_parse_response (libxml2 parse, decode into xr values,
- * free of the document), then xr_response_release, is run 20 times as a
+ * HOST writes it). xr_parse_response (libxml2's SAX2 parse, decoding into xr
+ * values as it goes), then xr_response_release, is run 20 times as a
  * warm-up, then BATCHES (default 7) batches of PARSES_PER_BATCH (default
  * 200). Each batch is timed in this thread's CPU time, so time the scheduler
  * gives to other processes does not count. Prints one JSON line:

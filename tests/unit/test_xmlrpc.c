@@ -562,6 +562,13 @@ static const struct decode_row decode_rows[] = {
 	     "</struct></value></data></array>"),
 	 "[1,{k:[\"s\"],reversed:false}]", NULL},
 	{"empty struct", VAL("<struct></struct>"), "{}", NULL},
+	{"items and members around nested ones",
+	 VAL("<array><data><value><int>1</int></value><value><array><data><value><int>2</int>"
+	     "</value><value><array><data/></array></value></data></array></value><value><struct>"
+	     "<member><name>a</name><value><struct><member><name>a</name><value>x</value></member>"
+	     "</struct></value></member><member><name>b</name><value><struct/></value></member>"
+	     "</struct></value><value><int>3</int></value></data></array>"),
+	 "[1,[2,[]],{a:{a:\"x\"},b:{}},3]", NULL},
 	{"empty member name", VAL("<struct><member><name/><value>x</value></member></struct>"),
 	 "{:\"x\"}", NULL},
 	{"layout, comments and PIs between elements",
@@ -623,6 +630,10 @@ static const struct decode_row decode_rows[] = {
 	 "unexpected <result> in a <methodResponse>: expected <params> or <fault>"},
 	{"params and fault", "<methodResponse><params/><fault/></methodResponse>", NULL,
 	 "<fault> after <params> in a <methodResponse>"},
+	{"params and fault, whatever is wrong in the params",
+	 "<methodResponse><params><param><value><int>x</int></value></param></params>\n<fault/>"
+	 "</methodResponse>",
+	 NULL, "line 2: <fault> after <params> in a <methodResponse>"},
 	{"no param", "<methodResponse><params>\n</params></methodResponse>", NULL,
 	 "a <params> with no <param>"},
 	{"two params",
@@ -633,9 +644,14 @@ static const struct decode_row decode_rows[] = {
 	 "<value> after the <value> inside <param>: expected only one"},
 	{"text between elements", "<methodResponse>junk<params/></methodResponse>", NULL,
 	 "text 'junk' inside <methodResponse>, where only elements belong"},
+	{"text between elements, at the line it starts",
+	 "<methodResponse>\n<params>\n\n junk &amp; more\n\n<param/></params></methodResponse>",
+	 NULL, "line 4: text 'junk & more\\n\\n' inside <params>, where only elements belong"},
 	{"unknown type", VAL("<float>1.5</float>"), NULL, "unknown XML-RPC type <float>"},
 	{"namespaced type", VAL("<x:int xmlns:x=\"urn:x\">1</x:int>"), NULL,
 	 "unknown XML-RPC type <x:int>"},
+	{"type in a default namespace", VAL("<int xmlns=\"urn:x\">1</int>"), NULL,
+	 "unknown XML-RPC type <int> in namespace 'urn:x'"},
 	{"two types in a value", VAL("<int>1</int><string>a</string>"), NULL,
 	 "a <value> holding both <int> and <string>"},
 	{"text beside a type", VAL("x<int>1</int>"), NULL, "text 'x' beside <int> in a <value>"},
