@@ -113,12 +113,20 @@ int gather_live(struct live *out, const struct desired *d, const struct cli_opts
 	struct arena mem = ARENA_INIT;
 	fleet_targets targets = {0};
 	state_hosts recorded = {0};
+	state_instances unchecked = {0};
 	struct fleet_target *extra;
 	struct fleet_opts fo;
 	int rc = -1;
 
 	live_init(out);
 	if (state_hosts_read(&recorded, &mem, o->state_dir, &err) < 0) {
+		fprintf(stderr, "raptor %s: %s\n", cmd, error_msg(&err));
+		goto cleanup;
+	}
+	/* read before the fleet is asked: a record that cannot be read stops the
+	 * command at once, and an unchecked instance must never pass for a
+	 * current one */
+	if (state_unchecked_read(&unchecked, &mem, o->state_dir, &err) < 0) {
 		fprintf(stderr, "raptor %s: %s\n", cmd, error_msg(&err));
 		goto cleanup;
 	}
@@ -145,10 +153,16 @@ int gather_live(struct live *out, const struct desired *d, const struct cli_opts
 		fprintf(stderr, "raptor %s: %s\n", cmd, error_msg(&err));
 		goto cleanup;
 	}
+	/* into the model only now: fleet_query starts it afresh */
+	for (size_t i = 0; i < unchecked.n; i++)
+		*vec_add(&out->unchecked) =
+			(struct live_unchecked){arena_strdup(&out->mem, unchecked.v[i].host),
+						arena_strdup(&out->mem, unchecked.v[i].program)};
 	rc = 0;
 cleanup:
 	vec_release(&targets);
 	vec_release(&recorded);
+	vec_release(&unchecked);
 	arena_release(&mem);
 	error_release(&err);
 	return rc;

@@ -48,6 +48,7 @@ struct job {
 	const char *text;	 /* the program file */
 	size_t put, reload, add; /* its calls in the start batch of its host */
 	unsigned wave;		 /* the wave that started it (1, 2, ...) */
+	bool left_up;		 /* taken back, but not seen stopped: it stays unchecked */
 };
 
 /* Where each stop action stands: waiting, leaving with this wave (out of the
@@ -65,6 +66,10 @@ struct run {
 	enum stop_state *stops; /* per plan action; only stop actions use theirs */
 	bool *reloaded;		/* per desired balancer: reloaded at least once */
 	unsigned wave;
+	/* STATE/unchecked.json as it is to be, and whether it is not yet */
+	state_instances unchecked;
+	bool unchecked_dirty;
+	bool halted; /* that record could not be written: nothing more touches a host */
 	struct arena mem;
 	struct buf b;
 	char created[32];
@@ -155,6 +160,22 @@ static const struct live_host *host_of(const struct run *r, const char *name)
 		if (!strcmp(r->l->hosts.v[i].name, name))
 			return &r->l->hosts.v[i];
 	return NULL;
+}
+
+/* A program started again where it is after a stop by hand: it was checked
+ * before and served, so it is no new instance (it stays in its pool unless
+ * it fails, replaces nothing, and a failure only stops it again). A recheck
+ * is a new instance in all but its start, whether it is started again or
+ * runs already. */
+static bool in_place(const struct plan_action *a)
+{
+	return a->restart && !a->recheck;
+}
+
+/* An unchecked instance that runs: nothing to start, only its check. */
+static bool runs_already(const struct plan_action *a)
+{
+	return a->recheck && !a->restart;
 }
 
 /* ---- batches: one multicall per host ---- */
@@ -308,9 +329,10 @@ static void wait_stopped(struct run *r, const struct plan_action *const *acts, s
  * waiting (supervisord's waiting stop is deferred, about a second a program
  * in a multicall), then a look until all have stopped, then one round trip
  * per host that removes the groups and deletes (or, adopted, moves aside)
- * the files. A program started again after drift is only stopped again. */
+ * the files. A program started again after drift is only stopped again.
+ * `down` (NULL, or one per action) says which went as asked. */
 static void take_down(struct run *r, const struct plan_action *const *acts, size_t n,
-		      const char *op, bool count)
+		      const char *op, bool count, bool *down)
 {
 	struct batches bs = {0};
 	uint64_t t0 = health_now_ms();
@@ -343,7 +365,7 @@ static void take_down(struct run *r, const struct plan_action *const *acts, size
 	for (size_t i = 0; i < n; i++) {
 		struct fleet_batch *b;
 
-		if (errs[i] || acts[i]->restart)
+		if (errs[i] || in_place(acts[i]))
 			continue;
 		b = batch_for(r, &bs, acts[i]->host);
 		name_call(b, "supervisor.removeProcessGroup", acts[i]->program);
@@ -358,7 +380,7 @@ static void take_down(struct run *r, const struct plan_action *const *acts, size
 		const char *e = errs[j], *moved = NULL;
 		double secs = (double)(health_now_ms() - t0) / 1000.0;
 
-		if (!e && !a->restart) {
+		if (!e && !in_place(a)) {
 			struct fleet_batch *b = NULL;
 			size_t k = 0;
 
@@ -367,7 +389,7 @@ static void take_down(struct run *r, const struct plan_action *const *acts, size
 				if (!strcmp(bs.v.v[i].host, a->host))
 					b = &bs.v.v[i];
 			for (size_t i = 0; i < j; i++)
-				k += !errs[i] && !acts[i]->restart &&
+				k += !errs[i] && !in_place(acts[i]) &&
 						     !strcmp(acts[i]->host, a->host)
 					     ? 2
 					     : 0;
@@ -400,6 +422,8 @@ static void take_down(struct run *r, const struct plan_action *const *acts, size
 			if (count)
 				r->res->stopped++;
 		}
+		if (down)
+			down[j] = !e;
 	}
 	batches_release(&bs);
 	free(errs);
@@ -417,18 +441,38 @@ static void fail_job(struct run *r, struct job *j, const char *why)
 
 /* ---- 1. start ---- */
 
+/* An instance an interrupted apply started: it runs (or is on its way), so
+ * nothing is sent; from now on it is checked as a new one is. */
+static void recheck_job(struct run *r, struct job *j)
+{
+	j->started_ms = health_now_ms();
+	j->deadline_ms = j->started_ms + j->sw->s->health.timeout_ms;
+	j->st = JOB_STARTING;
+	journal(r, "recheck", j->a, "ok", NULL, 0);
+	progress(r,
+		 "recheck %s on %s %s %d: started by an apply that did not finish, never checked",
+		 j->a->program, j->a->host, j->a->port ? "port" : "slot",
+		 j->a->port ? j->a->port : j->a->slot);
+}
+
 static void start_wave(struct run *r, struct job **wave, size_t n)
 {
 	struct batches bs = {0};
 
 	/* per host: every program file, one reloadConfig (it is slow on a busy
 	 * host), every group added; restarts of stopped programs need none of
-	 * that, just startProcess */
+	 * that, just startProcess; an unchecked instance that runs needs no call
+	 * at all, only its check */
 	for (size_t i = 0; i < n; i++) {
 		struct job *j = wave[i];
-		struct fleet_batch *b = batch_for(r, &bs, j->a->host);
+		struct fleet_batch *b;
 		struct fleet_call *c;
 
+		if (runs_already(j->a)) {
+			recheck_job(r, j);
+			continue;
+		}
+		b = batch_for(r, &bs, j->a->host);
 		if (j->a->restart)
 			continue;
 		c = add_call(b, "raptor.putProgram", 2);
@@ -445,7 +489,7 @@ static void start_wave(struct run *r, struct job **wave, size_t n)
 		for (size_t k = 0; k < n; k++) {
 			struct job *j = wave[k];
 
-			if (strcmp(j->a->host, b->host))
+			if (runs_already(j->a) || strcmp(j->a->host, b->host))
 				continue;
 			j->reload = reload;
 			if (j->a->restart) {
@@ -467,7 +511,7 @@ static void start_wave(struct run *r, struct job **wave, size_t n)
 			struct job *j = wave[q];
 			const char *e = NULL;
 
-			if (strcmp(j->a->host, b->host))
+			if (runs_already(j->a) || strcmp(j->a->host, b->host))
 				continue;
 			if (!j->a->restart) {
 				e = call_error(r, &b->calls[j->put], 0, 0);
@@ -628,25 +672,33 @@ static void check_wave(struct run *r, struct job **wave, size_t n)
 static void roll_back(struct run *r, bool healthy_too)
 {
 	VEC(const struct plan_action *) acts = {0};
+	VEC(struct job *) jobs = {0};
+	bool *down;
 
 	for (size_t i = 0; i < r->jobs.n; i++) {
 		struct job *j = &r->jobs.v[i];
 
 		/* a program started again after a stop by hand is no new instance:
 		 * healthy, it stays; failed, it is stopped again, its file kept */
-		if (j->a->restart && j->st == JOB_OK)
+		if (in_place(j->a) && j->st == JOB_OK)
 			continue;
 		/* a healthy instance of an earlier wave already replaced one that
 		 * stopped: it stays, whatever happens to its swarm now */
 		if (j->st == JOB_FAILED ||
 		    (healthy_too && j->st == JOB_OK && j->sw->failed && j->wave == r->wave)) {
 			vec_push(&acts, j->a);
+			vec_push(&jobs, j);
 			if (j->st == JOB_OK)
 				r->res->started--;
 			j->st = JOB_SKIPPED; /* taken back: not in any pool */
 		}
 	}
-	take_down(r, acts.v, acts.n, "roll back", false);
+	down = xcalloc(acts.n ? acts.n : 1, sizeof(*down));
+	take_down(r, acts.v, acts.n, "roll back", false, down);
+	for (size_t i = 0; i < jobs.n; i++)
+		jobs.v[i]->left_up = !down[i];
+	free(down);
+	vec_release(&jobs);
 	vec_release(&acts);
 }
 
@@ -665,7 +717,7 @@ static bool job_ok_at(struct run *r, const char *node, const char *balancer, con
 			const struct job *j = &r->jobs.v[i];
 
 			/* a restarted program was in the pool: it leaves only if it failed */
-			if (a->restart)
+			if (in_place(a))
 				return j->st != JOB_FAILED;
 			/* this wave's instances of a swarm that failed are taken back, so
 			 * they never enter a pool; an earlier wave's already replaced one */
@@ -838,7 +890,7 @@ static void pair_stops(struct run *r, struct job **wave, size_t n)
 		const struct job *j = wave[i];
 
 		/* a swarm that failed in this wave keeps its old instances */
-		if (j->st != JOB_OK || j->a->restart || j->sw->failed)
+		if (j->st != JOB_OK || in_place(j->a) || j->sw->failed)
 			continue;
 		for (size_t k = 0; k < r->p->actions.n; k++) {
 			const struct plan_action *a = &r->p->actions.v[k];
@@ -874,7 +926,7 @@ static void stop_now(struct run *r)
 				r->stops[i] = STOP_PENDING;
 			}
 		}
-		take_down(r, acts.v, acts.n, "stop", true);
+		take_down(r, acts.v, acts.n, "stop", true, NULL);
 	}
 	vec_release(&acts);
 }
@@ -896,11 +948,115 @@ static void report_skipped(struct run *r)
 {
 	for (size_t i = 0; i < r->p->actions.n; i++) {
 		const struct plan_action *a = &r->p->actions.v[i];
+		const char *why;
 
 		if (a->op != PLAN_STOP || r->stops[i] != STOP_PENDING)
 			continue;
-		progress(r, "stop %s on %s: skipped (its replacement failed)", a->program, a->host);
-		journal(r, "stop", a, "skipped", "its replacement failed", 0);
+		why = r->halted ? "the state directory cannot be written"
+				: "its replacement failed";
+		progress(r, "stop %s on %s: skipped (%s)", a->program, a->host, why);
+		journal(r, "stop", a, "skipped", why, 0);
+	}
+}
+
+/* ---- the instances not yet seen healthy (STATE/unchecked.json) ---- */
+
+static bool unchecked_find(const struct run *r, const char *host, const char *program, size_t *at)
+{
+	for (size_t i = 0; i < r->unchecked.n; i++)
+		if (!strcmp(r->unchecked.v[i].host, host) &&
+		    !strcmp(r->unchecked.v[i].program, program)) {
+			if (at)
+				*at = i;
+			return true;
+		}
+	return false;
+}
+
+/* The record as the fleet was asked, less what is gone: a program no longer
+ * on a host that answered (taken back, or removed since). What is on a host
+ * not asked now (another --squad) or not answering stays unchecked. */
+static void unchecked_init(struct run *r)
+{
+	for (size_t i = 0; i < r->l->unchecked.n; i++) {
+		const struct live_unchecked *u = &r->l->unchecked.v[i];
+		const struct live_host *h = host_of(r, u->host);
+
+		if ((h && h->reachable && !live_program(h, u->program)) ||
+		    unchecked_find(r, u->host, u->program, NULL)) {
+			r->unchecked_dirty = true;
+			continue;
+		}
+		*vec_add(&r->unchecked) = (struct state_instance){u->host, u->program};
+	}
+}
+
+/* Writes the record when it changed; a failure fails the apply, `then` says
+ * what it means. */
+static int unchecked_save(struct run *r, const char *then)
+{
+	struct error err = ERROR_INIT;
+	int rc = 0;
+
+	if (r->unchecked_dirty) {
+		rc = state_unchecked_write(r->o->state_dir, r->unchecked.v, r->unchecked.n, &err);
+		if (rc < 0)
+			failure(r, "%s; %s", error_msg(&err), then);
+		else
+			r->unchecked_dirty = false;
+	}
+	error_release(&err);
+	return rc;
+}
+
+/* Before a wave touches a host, its instances go into the record: an apply
+ * killed before their checks end leaves them marked, and the rerun checks
+ * them again instead of routing them. */
+static int unchecked_add(struct run *r, struct job **wave, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		const struct plan_action *a = wave[i]->a;
+
+		if (!unchecked_find(r, a->host, a->program, NULL)) {
+			*vec_add(&r->unchecked) = (struct state_instance){a->host, a->program};
+			r->unchecked_dirty = true;
+		}
+	}
+	return unchecked_save(
+		r,
+		"nothing more is started or stopped: a crash could not tell the new instances from checked ones");
+}
+
+/* After a wave's checks: what passed leaves the record, and what was taken
+ * back; what could not be taken back stays, to be checked again. */
+static void unchecked_settle(struct run *r, struct job **wave, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		const struct job *j = wave[i];
+		size_t at;
+
+		if ((j->st == JOB_OK || (j->st == JOB_SKIPPED && !j->left_up)) &&
+		    unchecked_find(r, j->a->host, j->a->program, &at)) {
+			r->unchecked.v[at] = r->unchecked.v[--r->unchecked.n];
+			r->unchecked_dirty = true;
+		}
+	}
+	unchecked_save(r, "the next apply checks its instances again");
+}
+
+/* The record cannot be written: nothing more touches a host. What waits is
+ * not started and its swarm fails (its old instances keep serving, none of
+ * their stops runs). */
+static void halt(struct run *r)
+{
+	r->halted = true;
+	for (size_t i = 0; i < r->jobs.n; i++) {
+		struct job *j = &r->jobs.v[i];
+
+		if (j->st == JOB_PENDING) {
+			j->st = JOB_SKIPPED;
+			j->sw->failed = true;
+		}
 	}
 }
 
@@ -925,6 +1081,7 @@ int apply_run(struct apply_result *res, const struct plan *p, const struct desir
 		sw->surge = surge_of(sw->s);
 		strmap_put(&r.swarms, sw->identity, sw);
 	}
+	unchecked_init(&r);
 	for (size_t i = 0; i < p->actions.n; i++) {
 		const struct plan_action *a = &p->actions.v[i];
 		struct instance_spec spec;
@@ -951,7 +1108,7 @@ int apply_run(struct apply_result *res, const struct plan *p, const struct desir
 			.created = r.created,
 		};
 		buf_reset(&r.b);
-		if (a->restart) {
+		if (a->restart || a->recheck) {
 			/* its program file is on the host already */
 		} else if (progtext_render(&r.b, &spec, &err) < 0) {
 			fail_job(&r, j, error_msg(&err));
@@ -995,9 +1152,15 @@ int apply_run(struct apply_result *res, const struct plan *p, const struct desir
 		r.wave++;
 		for (size_t i = 0; i < wave.n; i++)
 			wave.v[i]->wave = r.wave;
+		if (unchecked_add(&r, wave.v, wave.n) < 0) {
+			halt(&r);
+			vec_release(&wave);
+			break;
+		}
 		start_wave(&r, wave.v, wave.n);
 		check_wave(&r, wave.v, wave.n);
 		roll_back(&r, false);
+		unchecked_settle(&r, wave.v, wave.n);
 		/* 3 and 4 for what this wave replaces */
 		pair_stops(&r, wave.v, wave.n);
 		route(&r);
@@ -1008,9 +1171,13 @@ int apply_run(struct apply_result *res, const struct plan *p, const struct desir
 	/* 3 and 4 for the rest: excess, orphans, and everything of a plan with
 	 * no starts */
 	r.wave++;
-	stop_rest(&r);
-	route(&r);
-	stop_now(&r);
+	if (!r.halted) {
+		stop_rest(&r);
+		route(&r);
+		stop_now(&r);
+		/* what was pruned, when no wave wrote the record */
+		unchecked_save(&r, "the next apply prunes it again");
+	}
 	report_skipped(&r);
 
 	for (size_t i = 0; i < d->swarms.n; i++) {
@@ -1018,6 +1185,7 @@ int apply_run(struct apply_result *res, const struct plan *p, const struct desir
 		res->failed_swarms += sw && sw->failed;
 	}
 	vec_release(&r.jobs);
+	vec_release(&r.unchecked);
 	free(r.stops);
 	free(r.reloaded);
 	strmap_release(&r.swarms);

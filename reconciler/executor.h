@@ -21,6 +21,12 @@
  * orphans last, unless the swarm replacing it failed. Every action is
  * journaled; swarms are independent, so one failing stops neither the others
  * nor their cleanup.
+ * Before a wave touches a host its instances are added to
+ * STATE/unchecked.json, and after its checks those that passed (or were
+ * taken back) leave it: what a crash leaves there was never seen healthy,
+ * and the next plan checks it again (a `recheck` start: nothing is sent, it
+ * is waited for and checked, and from then on it is a new instance like any
+ * other). A record that cannot be written stops the apply there.
  */
 #ifndef RAPTOR_EXECUTOR_H
 #define RAPTOR_EXECUTOR_H

@@ -17,6 +17,7 @@ void live_release(struct live *l)
 	vec_release(&l->hosts);
 	vec_release(&l->pools);
 	vec_release(&l->pool_balancers);
+	vec_release(&l->unchecked);
 	arena_release(&l->mem);
 }
 

@@ -3,8 +3,10 @@
  * fleet query found it (fleet.c). Per host: whether it answered and why not,
  * its processes (supervisor.getAllProcessInfo), the program files raptor
  * owns there with their metadata (raptor.listPrograms), and its listening
- * TCP ports (raptor.listeningPorts); and the balancers' pool files as they
- * are. Strings live in the model's arena.
+ * TCP ports (raptor.listeningPorts); the balancers' pool files as they
+ * are; and the instances an apply started and never saw healthy (the state
+ * directory's unchecked.json), which the planner checks again rather than
+ * trusts. Strings live in the model's arena.
  */
 #ifndef RAPTOR_LIVE_H
 #define RAPTOR_LIVE_H
@@ -67,12 +69,20 @@ struct live_pool {
 	size_t n;
 };
 
+/* An instance an apply started (or started again) and never saw healthy:
+ * its process may run, but nobody checked it (the apply was killed). */
+struct live_unchecked {
+	const char *host, *program;
+};
+
 struct live {
 	VEC(struct live_host) hosts;
 	VEC(struct live_pool) pools; /* the pool files of the balancers below */
 	VEC(const char *)
 	pool_balancers; /* those whose include_dir could be read; for
 			   the others the planner goes by metadata */
+	/* on any host; an entry for a program not live is ignored */
+	VEC(struct live_unchecked) unchecked;
 	struct arena mem;
 };
 

@@ -9,6 +9,9 @@
  *  3. every instance no swarm claimed is an orphan, with its likely rename;
  *  4. pools: who is in each before and after;
  *  5. the mass-stop guard.
+ * An instance in live->unchecked (an apply started it and was killed before
+ * its check ended) is current in every count but gets a start that checks
+ * it again: it is not routed, nor does it replace anything, before it passes.
  * A swarm that cannot be placed (no reachable host, ports exhausted) gets
  * an error note and no action at all, so its old instances keep serving.
  */
@@ -30,6 +33,7 @@ static const char *const reason_words[REASON_COUNT] = {
 	[REASON_NEW_RELEASE] = "new release",
 	[REASON_REPLACE_UNREACHABLE] = "replacement for an unreachable host",
 	[REASON_RESTART] = "not running in supervisord (stopped outside raptor): started again",
+	[REASON_UNCHECKED] = "unchecked (started by an apply that did not finish)",
 	[REASON_SCALE_DOWN] = "scale down",
 	[REASON_STALE_RELEASE] = "stale release",
 	[REASON_NOT_LOADED] = "never loaded by supervisord (an interrupted start)",
@@ -71,6 +75,7 @@ struct inst {
 	const char *app, *config, *proc, *squad, *release, *pool;
 	int port, slot;
 	bool claimed;
+	bool unchecked;			    /* started by an apply that never saw it healthy */
 	const struct live_process *process; /* NULL: supervisord has not loaded it */
 };
 
@@ -101,6 +106,7 @@ struct ctx {
 	struct strmap pools;	    /* "balancer/pool" -> index + 1 */
 	struct strmap squads;	    /* squad -> size_t[2]: managed, vanished (the guard) */
 	struct strmap squad_hosts;  /* squad -> struct squad_hosts *, built once per squad */
+	struct strmap unchecked;    /* "host\nprogram" of live->unchecked */
 	size_t vanished;
 	struct arena tmp;
 	struct buf b;
@@ -277,6 +283,16 @@ static void mark_loaded(struct ctx *c, const struct live_host *lh, size_t first)
 	strmap_release(&groups);
 }
 
+/* The key of an instance in the map of unchecked ones (in c->b). */
+static const char *unchecked_key(struct ctx *c, const char *host, const char *program)
+{
+	buf_reset(&c->b);
+	buf_puts(&c->b, host);
+	buf_putc(&c->b, '\n');
+	buf_puts(&c->b, program);
+	return c->b.ptr;
+}
+
 /* 1. The live state, indexed. */
 static void index_host(struct ctx *c, size_t hi)
 {
@@ -293,6 +309,8 @@ static void index_host(struct ctx *c, size_t hi)
 
 		in->host = hi;
 		in->prog = lp;
+		in->unchecked = c->unchecked.n &&
+				strmap_get(&c->unchecked, unchecked_key(c, lh->name, lp->name));
 		read_meta(in, lp);
 		intern_identity(c, in);
 		take_port(h, in->port);
@@ -644,18 +662,23 @@ static bool proc_gave_up(const struct live_process *p)
 	return p && (p->state == PROC_FATAL || p->state == PROC_UNKNOWN);
 }
 
-static void restart_one(struct ctx *c, struct swarm_work *w, const struct inst *in)
+/* A start of an instance that exists: `restart` starts its process again
+ * (it is stopped); an unchecked one is checked like a new instance, whether
+ * it runs already or is started again here. */
+static void start_existing(struct ctx *c, struct swarm_work *w, const struct inst *in, bool restart)
 {
 	const struct swarm *s = w->s;
 	struct plan_action *a =
-		add_action(c, PLAN_START, REASON_RESTART, s->identity, &c->hosts[in->host]);
+		add_action(c, PLAN_START, in->unchecked ? REASON_UNCHECKED : REASON_RESTART,
+			   s->identity, &c->hosts[in->host]);
 
 	a->program = in->prog->name;
 	a->port = in->port;
 	a->slot = in->slot;
 	a->release = w->release;
 	a->desired = s;
-	a->restart = true;
+	a->restart = restart;
+	a->recheck = in->unchecked;
 	if (s->routed) {
 		a->balancer = s->routing.balancer;
 		a->pool = s->routing.pool;
@@ -728,7 +751,8 @@ static void keep_pool(struct ctx *c, const struct range *r, struct plan_pool *po
 	for (size_t i = 0; r && i < r->n; i++) {
 		const struct inst *in = &c->insts.v[c->order[r->first + i]];
 
-		if (in->port && in->pool && !strcmp(in->pool, key))
+		/* an unchecked instance is not routed before its check passes */
+		if (in->port && in->pool && !in->unchecked && !strcmp(in->pool, key))
 			vec_push(&pool->after, node(c, &c->hosts[in->host], in->port));
 	}
 }
@@ -853,16 +877,17 @@ static void plan_swarm(struct ctx *c, const struct swarm *s)
 		goto cleanup;
 	}
 
-	/* too many current: first those not serving (a host that came back: its
-	 * instance left the pool while it was away, and its replacement has been
-	 * checked and serves); then on the hosts holding the most, highest port
-	 * first */
+	/* too many current: first those never checked or not serving (a host
+	 * that came back: its instance left the pool while it was away, and its
+	 * replacement has been checked and serves); then on the hosts holding
+	 * the most, highest port first */
 	for (size_t excess = cur > (size_t)s->size ? cur - (size_t)s->size : 0; excess; excess--) {
 		size_t best = SIZE_MAX, victim = SIZE_MAX;
 
 		for (size_t i = 0; i < n && victim == SIZE_MAX; i++)
 			if (role[i] == ROLE_KEEP &&
-			    !serving(c, &c->insts.v[c->order[r->first + i]]))
+			    (c->insts.v[c->order[r->first + i]].unchecked ||
+			     !serving(c, &c->insts.v[c->order[r->first + i]])))
 				victim = i;
 		if (victim != SIZE_MAX) {
 			role[victim] = ROLE_EXCESS;
@@ -912,8 +937,8 @@ static void plan_swarm(struct ctx *c, const struct swarm *s)
 			add_entry(c, h, in->prog->name, CLASS_CURRENT, REASON_COUNT, s->identity);
 			if (pool && in->port)
 				vec_push(&pool->after, node(c, h, in->port));
-			if (proc_stopped(in->process))
-				restart_one(c, &w, in);
+			if (proc_stopped(in->process) || in->unchecked)
+				start_existing(c, &w, in, proc_stopped(in->process));
 			break;
 		}
 	}
@@ -1131,6 +1156,11 @@ void plan_build(struct plan *out, const struct desired *d, const struct live *l)
 	struct ctx c = {.d = d, .l = l, .p = out};
 
 	memset(out, 0, sizeof(*out));
+	for (size_t i = 0; i < l->unchecked.n; i++)
+		strmap_put(&c.unchecked,
+			   arena_strdup(&c.tmp, unchecked_key(&c, l->unchecked.v[i].host,
+							      l->unchecked.v[i].program)),
+			   (void *)&l->unchecked.v[i]);
 	c.hosts = arena_alloc(&c.tmp, (l->hosts.n ? l->hosts.n : 1) * sizeof(*c.hosts));
 	for (size_t i = 0; i < l->hosts.n; i++) {
 		c.hosts[i].live = &l->hosts.v[i];
@@ -1153,6 +1183,7 @@ void plan_build(struct plan *out, const struct desired *d, const struct live *l)
 	strmap_release(&c.pools);
 	strmap_release(&c.squads);
 	strmap_release(&c.squad_hosts);
+	strmap_release(&c.unchecked);
 	arena_release(&c.tmp);
 	buf_release(&c.b);
 }

@@ -6,7 +6,10 @@
  * host is classified (current, stale, excess, orphan, unmanaged); each
  * swarm gets its starts (placed on the least-loaded reachable hosts of its
  * squad, on the lowest free port), and everything stale, excess or orphaned
- * is stopped, orphans with the cause of their orphanhood named.
+ * is stopped, orphans with the cause of their orphanhood named. An
+ * instance of the desired release that an interrupted apply started and
+ * never saw healthy (live->unchecked) counts toward its swarm's size but is
+ * not trusted: it gets a start that only checks it (`recheck`).
  */
 #ifndef RAPTOR_PLANNER_H
 #define RAPTOR_PLANNER_H
@@ -28,6 +31,7 @@ enum plan_reason {
 	REASON_NEW_RELEASE,
 	REASON_REPLACE_UNREACHABLE,
 	REASON_RESTART,
+	REASON_UNCHECKED,
 	REASON_SCALE_DOWN,
 	REASON_STALE_RELEASE,
 	REASON_NOT_LOADED,
@@ -58,6 +62,11 @@ struct plan_action {
 	const char *renamed_to;	     /* orphans: that swarm's identity, or NULL */
 	const struct swarm *desired; /* starts: what to render */
 	bool restart;		     /* a start of the existing program (drift: stopped by hand) */
+	bool recheck;		     /* an existing program never seen healthy (an apply that
+					did not finish started it): checked like a new
+					instance, routed and replacing only when it passes,
+					taken back when it fails; without `restart` its
+					process is not started, it runs already */
 	bool adopted;		     /* a stop of a program raptor did not create: its file
 					is moved aside, not deleted */
 };

@@ -1,6 +1,7 @@
 /* The state directory: host record, atomic files, lock, journal; see state.h. */
 #include "state.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
@@ -23,32 +24,47 @@
 /* More than a holder line ever needs; the rest of a bigger lock file is not read. */
 #define STATE_MAX_LOCK_LINE 4096
 
+/* Loads DIR/NAME (its path left in `path`) into *root: 0 and NULL when there
+ * is no such file or directory (nothing recorded yet), -1 with an error
+ * naming the file when it cannot be read or is not JSON. */
+static int record_load(json_t **root, struct buf *path, const char *dir, const char *name,
+		       struct error *err)
+{
+	json_error_t jerr;
+	struct stat st;
+
+	*root = NULL;
+	buf_printf(path, "%s/%s", dir, name);
+	if (stat(path->ptr, &st) < 0) {
+		if (errno == ENOENT || errno == ENOTDIR)
+			return 0;
+		return error_set(err, "%s: %s", path->ptr, strerror(errno));
+	}
+	if (!S_ISREG(st.st_mode))
+		return error_set(err, "%s: not a file; is it a state record?", path->ptr);
+	if ((size_t)st.st_size > STATE_MAX_FILE)
+		return error_set(err, "%s: larger than 16 MiB; is it a state record?", path->ptr);
+	*root = json_load_file(path->ptr, JSON_REJECT_DUPLICATES, &jerr);
+	/* a position only where the text is at fault, not the file */
+	if (!*root && jerr.line < 1)
+		return error_set(err, "%s: %s", path->ptr, jerr.text);
+	if (!*root)
+		return error_set(err, "%s:%d:%d: %s", path->ptr, jerr.line, jerr.column, jerr.text);
+	return 0;
+}
+
 int state_hosts_read(state_hosts *out, struct arena *mem, const char *dir, struct error *err)
 {
 	struct buf path = BUF_INIT;
-	json_error_t jerr;
 	json_t *root = NULL, *hosts;
-	struct stat st;
 	size_t i;
 	json_t *h;
 	int rc = -1;
 
-	buf_printf(&path, "%s/hosts.json", dir);
-	if (stat(path.ptr, &st) < 0) {
-		if (errno == ENOENT || errno == ENOTDIR) {
-			rc = 0;
-			goto cleanup;
-		}
-		error_set(err, "%s: %s", path.ptr, strerror(errno));
+	if (record_load(&root, &path, dir, "hosts.json", err) < 0)
 		goto cleanup;
-	}
-	if ((size_t)st.st_size > STATE_MAX_FILE) {
-		error_set(err, "%s: larger than 16 MiB; is it a state record?", path.ptr);
-		goto cleanup;
-	}
-	root = json_load_file(path.ptr, JSON_REJECT_DUPLICATES, &jerr);
 	if (!root) {
-		error_set(err, "%s:%d:%d: %s", path.ptr, jerr.line, jerr.column, jerr.text);
+		rc = 0;
 		goto cleanup;
 	}
 	hosts = json_object_get(root, "hosts");
@@ -162,6 +178,33 @@ cleanup:
 	return -1;
 }
 
+/* Removes the temporary files (.NAME.XXXXXX, fileio.c) of the records that a
+ * raptor killed while writing one left behind: nothing reads them, and
+ * nothing else would ever remove them. Only the lock's holder writes the
+ * records, so none of them is being written now. */
+static void sweep_temporaries(const char *dir)
+{
+	static const char *const records[] = {"hosts.json", "last.json", "unchecked.json"};
+	DIR *d = opendir(dir);
+	struct dirent *de;
+
+	if (!d)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		const char *name = de->d_name;
+
+		for (size_t i = 0; name[0] == '.' && i < sizeof(records) / sizeof(records[0]);
+		     i++) {
+			size_t n = strlen(records[i]);
+
+			if (!strncmp(name + 1, records[i], n) && name[n + 1] == '.' &&
+			    strlen(name + n + 2) == 6 && !strchr(name + n + 2, '.'))
+				unlinkat(dirfd(d), name, 0);
+		}
+	}
+	closedir(d);
+}
+
 int state_lock(struct state_lock *out, const char *dir, struct error *err)
 {
 	struct buf path = BUF_INIT, line = BUF_INIT;
@@ -196,6 +239,7 @@ int state_lock(struct state_lock *out, const char *dir, struct error *err)
 		error_set(err, "cannot write the state lock %s: %s", path.ptr, strerror(errno));
 		goto cleanup;
 	}
+	sweep_temporaries(dir);
 	out->fd = fd;
 	out->path = buf_detach(&path);
 	fd = -1;
@@ -487,4 +531,106 @@ int state_last_converged(char **commit, const char *dir)
 	json_decref(root);
 	buf_release(&path);
 	return *commit ? 0 : -1;
+}
+
+int state_unchecked_read(state_instances *out, struct arena *mem, const char *dir,
+			 struct error *err)
+{
+	struct buf path = BUF_INIT;
+	json_t *root = NULL, *list, *o;
+	size_t i, first = out->n;
+	int rc = -1;
+
+	if (record_load(&root, &path, dir, "unchecked.json", err) < 0)
+		goto cleanup;
+	if (!root) {
+		rc = 0;
+		goto cleanup;
+	}
+	list = json_object_get(root, "instances");
+	if (json_integer_value(json_object_get(root, "format_version")) != 1 ||
+	    !json_is_array(list)) {
+		error_set(err, "%s: not a raptor record of unchecked instances of format_version 1",
+			  path.ptr);
+		goto cleanup;
+	}
+	json_array_foreach(list, i, o)
+	{
+		const char *host = json_string_value(json_object_get(o, "host"));
+		const char *program = json_string_value(json_object_get(o, "program"));
+		struct state_instance *si;
+
+		if (!host || !*host || !program || !*program) {
+			error_set(err, "%s: instance #%zu lacks a host or program", path.ptr,
+				  i + 1);
+			goto cleanup;
+		}
+		si = vec_add(out);
+		si->host = arena_strdup(mem, host);
+		si->program = arena_strdup(mem, program);
+	}
+	rc = 0;
+cleanup:
+	/* a record read in part is no record: the caller gets all or nothing */
+	if (rc < 0)
+		out->n = first;
+	json_decref(root);
+	buf_release(&path);
+	return rc;
+}
+
+static int instance_cmp(const void *a, const void *b)
+{
+	const struct state_instance *x = a, *y = b;
+	int c = strcmp(x->host, y->host);
+
+	return c ? c : strcmp(x->program, y->program);
+}
+
+int state_unchecked_write(const char *dir, const struct state_instance *v, size_t n,
+			  struct error *err)
+{
+	struct state_instance *order = xmalloc(st_mult(n ? n : 1, sizeof(*order)));
+	json_t *root = json_object(), *arr = json_array();
+	int rc = -1;
+
+	json_object_set_new(root, "format_version", json_integer(1));
+	json_object_set(root, "instances", arr);
+	for (size_t i = 0; i < n; i++) {
+		if (!v[i].host || !v[i].program) {
+			error_set(err,
+				  "cannot record instance #%zu in %s/unchecked.json: it has no %s",
+				  i + 1, dir, v[i].host ? "program" : "host");
+			goto cleanup;
+		}
+		order[i] = v[i];
+	}
+	/* sorted, each once: the same set is the same file */
+	if (n)
+		qsort(order, n, sizeof(*order), instance_cmp);
+	for (size_t i = 0; i < n; i++) {
+		json_t *host, *program;
+
+		if (i && !instance_cmp(&order[i - 1], &order[i]))
+			continue;
+		host = json_string(order[i].host);
+		program = json_string(order[i].program);
+		if (!host || !program) {
+			json_decref(host);
+			json_decref(program);
+			error_set(err,
+				  "cannot record an instance in %s/unchecked.json: its host or "
+				  "program name is not UTF-8",
+				  dir);
+			goto cleanup;
+		}
+		json_array_append_new(arr,
+				      json_pack("{s:o,s:o}", "host", host, "program", program));
+	}
+	rc = write_json(dir, "unchecked.json", root, err);
+cleanup:
+	free(order);
+	json_decref(arr);
+	json_decref(root);
+	return rc;
 }

@@ -4,7 +4,10 @@
  *                  squad is still asked, shown and later cleaned;
  *   lock           held by the one apply that may run on this directory;
  *   journal.jsonl  one JSON line for everything apply did, appended;
- *   last.json      the outcome of the last apply.
+ *   last.json      the outcome of the last apply;
+ *   unchecked.json the instances an apply started and has not yet seen
+ *                  healthy, so that a rerun after a crash checks them again
+ *                  instead of trusting them.
  * Whole files are only ever replaced atomically, the journal only appended to,
  * so a crash at any instant leaves each file either old or new, never half.
  */
@@ -47,7 +50,8 @@ struct state_lock {
  * writes "pid PID host HOSTNAME started ISO8601-UTC" into the lock file. When
  * another process (or another state_lock in this one) holds it: -1 and
  * "another raptor apply holds the state lock DIR/lock: pid 123 on host web1
- * since 2026-...; wait for it to finish". */
+ * since 2026-...; wait for it to finish". The holder also removes the
+ * temporary files of records that a writer killed half-way left behind. */
 int state_lock(struct state_lock *out, const char *dir, struct error *err);
 /* Releases and closes; the file stays (its content is harmless). Safe on a
  * lock that state_lock failed to take, and twice. */
@@ -83,5 +87,25 @@ int state_last_write(const char *dir, const char *commit, const char *outcome, s
 /* The commit of DIR/last.json when its outcome is "converged" (free it): 0;
  * -1 and NULL when there is none. */
 int state_last_converged(char **commit, const char *dir);
+
+/* One instance on one host, by its program name. */
+struct state_instance {
+	const char *host, *program;
+};
+
+typedef VEC(struct state_instance) state_instances;
+
+/* STATE/unchecked.json: {"format_version": 1, "instances": [{"host",
+ * "program"}]}. apply adds a wave's instances before it touches a host and
+ * takes out those that passed their checks (or were taken back) after:
+ * whatever a crash leaves in it was started and never seen healthy.
+ * Reading appends to `out` (strings in `mem`); a missing file or directory
+ * is an empty set, a malformed one an error naming the file (and `out` as it
+ * was). */
+int state_unchecked_read(state_instances *out, struct arena *mem, const char *dir,
+			 struct error *err);
+/* Writes the set atomically, sorted by host and program, each once. */
+int state_unchecked_write(const char *dir, const struct state_instance *v, size_t n,
+			  struct error *err);
 
 #endif

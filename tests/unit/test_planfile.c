@@ -2,7 +2,8 @@
  * Plan files, one case a row: the document `plan --out` writes for a plan
  * (render_plan_json) is accepted against the same plan and live state, and
  * each way it can stop matching — not JSON, another fingerprint, other
- * actions, an action changed — is refused with its own reason.
+ * actions, an action changed — is refused with its own reason. A plan that
+ * checks an unchecked instance again is accepted as written too.
  */
 #include "unit.h"
 
@@ -119,10 +120,79 @@ static void test_rows(void **state)
 	teardown(&f);
 }
 
+/* web1 runs an instance of the release that an apply started and never saw
+ * healthy: the plan checks it again (a start of the program that is there). */
+static void test_recheck_as_written(void **state)
+{
+	struct fixture f;
+	struct live_host *h;
+	struct live_program *p;
+	struct live_process *pr;
+	const struct swarm *s;
+	const struct plan_action *a = NULL;
+	struct error err = ERROR_INIT;
+	char name[128];
+	json_t *doc, *o;
+	size_t i;
+
+	(void)state;
+	setup(&f);
+	plan_release(&f.p);
+	free(f.doc);
+	s = &f.d.swarms.v[0];
+	h = &f.l.hosts.v[0];
+	snprintf(name, sizeof(name), "hello-1-prod-%s-web-5000", s->release);
+	p = arena_alloc(&f.l.mem, sizeof(*p));
+	p->name = arena_strdup(&f.l.mem, name);
+	p->meta = arena_alloc(&f.l.mem, 6 * sizeof(*p->meta));
+	p->meta[p->nmeta++] = (struct meta_kv){"app", "hello"};
+	p->meta[p->nmeta++] = (struct meta_kv){"config", "prod"};
+	p->meta[p->nmeta++] = (struct meta_kv){"proc", "web"};
+	p->meta[p->nmeta++] = (struct meta_kv){"squad", "web"};
+	p->meta[p->nmeta++] = (struct meta_kv){"release", s->release};
+	p->meta[p->nmeta++] = (struct meta_kv){"port", "5000"};
+	pr = arena_alloc(&f.l.mem, sizeof(*pr));
+	pr->name = pr->group = p->name;
+	pr->statename = "RUNNING";
+	pr->state = PROC_RUNNING;
+	h->programs = p;
+	h->nprograms = 1;
+	h->procs = pr;
+	h->nprocs = 1;
+	*vec_add(&f.l.unchecked) = (struct live_unchecked){"web1", p->name};
+	plan_build(&f.p, &f.d, &f.l);
+	for (i = 0; i < f.p.actions.n; i++)
+		if (f.p.actions.v[i].recheck)
+			a = &f.p.actions.v[i];
+	assert_non_null(a);
+	assert_int_equal(a->op, PLAN_START);
+	assert_false(a->restart);
+	assert_string_equal(a->program, name);
+	assert_int_equal(f.p.starts, 2); /* it, and one new instance on web2 */
+	doc = render_plan_json(&f.p, &f.l, &f.src);
+	json_array_foreach(json_object_get(doc, "actions"), i, o)
+	{
+		/* the new one on web2 has the same name: a name is unique per host */
+		if (strcmp(json_string_value(json_object_get(o, "host")), "web1"))
+			continue;
+		assert_string_equal(json_string_value(json_object_get(o, "program")), name);
+		assert_string_equal(json_string_value(json_object_get(o, "op")), "start");
+		assert_string_equal(json_string_value(json_object_get(o, "reason")),
+				    "unchecked (started by an apply that did not finish)");
+	}
+	f.doc = json_dumps(doc, JSON_INDENT(2));
+	json_decref(doc);
+	if (planfile_check(f.doc, strlen(f.doc), "p.json", &f.p, &f.l, &err) < 0)
+		fail_msg("refused: %s", error_msg(&err));
+	error_release(&err);
+	teardown(&f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_rows),
+		cmocka_unit_test(test_recheck_as_written),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

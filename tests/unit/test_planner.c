@@ -4,12 +4,17 @@
  * plan must hold — no more, no fewer.
  *
  * Live notation, one string per host: "NAME[ down][ nosquad]: ITEM; ITEM"
- *   M app/config/proc@squad cur|old PORT|sSLOT [pool=balancer/pool | noload | STATE]
+ *   M app/config/proc@squad cur|old PORT|sSLOT [pool=balancer/pool] [noload | STATE]
+ *     [unchecked]
  *        a managed program (cur: the desired release of that identity); STATE
- *        is its supervisord state when not RUNNING (STOPPED, EXITED, FATAL, …)
+ *        is its supervisord state when not RUNNING (STOPPED, EXITED, FATAL, …);
+ *        unchecked: in the state directory's record of instances an apply
+ *        started and never saw healthy
  *   U name     an unmanaged process        L port   a listening socket
+ *   K name     an entry of that record for this host and a program of that name
  * Expected actions, as sorted strings:
- *   "+ host port|sSLOT reason"   "- host port|sSLOT reason[ (hint)]"   "~ balancer/pool"
+ *   "+ host port|sSLOT reason[ [recheck]|[recheck, restart]]"
+ *   "- host port|sSLOT reason[ (hint)]"   "~ balancer/pool"
  */
 #include "unit.h"
 
@@ -44,6 +49,7 @@ struct row {
 #define HELLO_ROUTED(size)                                                                          \
 	"swarms:\n  - {app: hello, version: '1', config: prod, proc: web, squad: web, size: " #size \
 	", command: /x, routing: {balancer: edge, pool: p}}\n"
+#define UNCHECKED "unchecked (started by an apply that did not finish)"
 #define HELLO2(size)                                                                                \
 	"swarms:\n  - {app: hello, version: '2', config: prod, proc: web, squad: web, size: " #size \
 	", command: /x}\n"
@@ -296,6 +302,60 @@ static const struct row rows[] = {
 	 {SQUAD3 HELLO(0)},
 	 {"web1: M ?/?/?@? old 5005", "web2:", "web3:"},
 	 {"- web1 5005 orphan: no swarm identity in its metadata"}},
+	/* an instance an apply started and was killed before it saw it healthy */
+	{"unchecked: a running instance of the release is checked again, and counts toward size",
+	 {SQUAD3 HELLO2(3)},
+	 {"web1: M hello/prod/web@web cur 5000 unchecked", "web2: M hello/prod/web@web old 5000",
+	  "web3: M hello/prod/web@web old 5000"},
+	 {"+ web1 5000 " UNCHECKED " [recheck]", "+ web2 5001 new release",
+	  "+ web3 5001 new release", "- web2 5000 stale release", "- web3 5000 stale release"}},
+	{"unchecked: routed only as a new instance is, when its check passes",
+	 {SQUAD3 HELLO_ROUTED(1)},
+	 {"web1: M hello/prod/web@web cur 5000 pool=edge/p unchecked",
+	  "web2: M hello/prod/web@web old 5000 pool=edge/p", "web3:"},
+	 {"+ web1 5000 " UNCHECKED " [recheck]", "- web2 5000 stale release", "~ edge/p"},
+	 "edge/p",
+	 "10.0.0.1:5000",
+	 .files = "p=10.0.0.2:5000"},
+	{"unchecked: STARTING and BACKOFF ones are checked again too",
+	 {SQUAD3 HELLO(3)},
+	 {"web1: M hello/prod/web@web cur 5000 STARTING unchecked",
+	  "web2: M hello/prod/web@web cur 5000 unchecked BACKOFF",
+	  "web3: M hello/prod/web@web cur 5000"},
+	 {"+ web1 5000 " UNCHECKED " [recheck]", "+ web2 5000 " UNCHECKED " [recheck]"}},
+	{"unchecked and stopped: started again, and checked as a new instance",
+	 {SQUAD3 HELLO(3)},
+	 {"web1: M hello/prod/web@web cur 5000 STOPPED unchecked",
+	  "web2: M hello/prod/web@web cur 5000", "web3: M hello/prod/web@web cur 5000"},
+	 {"+ web1 5000 " UNCHECKED " [recheck, restart]"}},
+	{"unchecked, of a stale release: replaced as before",
+	 {SQUAD3 HELLO(1)},
+	 {"web1: M hello/prod/web@web old 5000 unchecked", "web2:", "web3:"},
+	 {"+ web2 5000 new release", "- web1 5000 stale release"}},
+	{"unchecked and FATAL: replaced as before",
+	 {SQUAD3 HELLO(1)},
+	 {"web1: M hello/prod/web@web cur 5000 FATAL unchecked", "web2:", "web3:"},
+	 {"+ web2 5000 new release",
+	  "- web1 5000 FATAL in supervisord (it could not start): replaced"}},
+	{"unchecked: the first to go when there are too many",
+	 {SQUAD3 HELLO(2)},
+	 {"web1: M hello/prod/web@web cur 5000", "web2: M hello/prod/web@web cur 5000 unchecked",
+	  "web3: M hello/prod/web@web cur 5000"},
+	 {"- web2 5000 scale down"}},
+	{"unchecked: an entry for a program that is not live is ignored",
+	 {SQUAD3 HELLO(3)},
+	 {"web1: M hello/prod/web@web cur 5000; K hello-1-prod-00000000-web-5009",
+	  "web2: M hello/prod/web@web cur 5000; K gone", "web3: M hello/prod/web@web cur 5000"},
+	 {NULL}},
+	{"unchecked, under wait: nothing planned, and it is not kept in its pool",
+	 {"squads:\n  web:\n    hosts: [web1, web2, web3]\n    on_unreachable: wait\n"
+	  "balancers:\n  edge: {type: nginx, include_dir: /etc/nginx/raptor.d}\n" HELLO_ROUTED(2)},
+	 {"web1: M hello/prod/web@web cur 5000 pool=edge/p",
+	  "web2: M hello/prod/web@web cur 5000 pool=edge/p unchecked", "web3 down:"},
+	 {"~ edge/p"},
+	 "edge/p",
+	 "10.0.0.1:5000",
+	 .note = "on_unreachable is wait"},
 };
 
 /* ---- building the live state from the notation ---- */
@@ -342,7 +402,7 @@ static void add_managed(struct builder *b, struct live_host *h, char *spec, prog
 			process_vec *procs)
 {
 	char *id = next_word(&spec), *rel = next_word(&spec), *where = next_word(&spec);
-	char *opt = next_word(&spec);
+	char *opt;
 	char app[64] = "", config[64] = "", proc[64] = "", squad[64] = "";
 	char release[RELEASE_HEX + 1] = "00000000";
 	struct live_program *p = vec_add(progs);
@@ -368,22 +428,24 @@ static void add_managed(struct builder *b, struct live_host *h, char *spec, prog
 	}
 	add_meta(b->l, p, "release", release);
 	add_meta(b->l, p, where[0] == 's' ? "slot" : "port", where[0] == 's' ? where + 1 : where);
-	if (opt && !strncmp(opt, "pool=", 5))
-		add_meta(b->l, p, "pool", opt + 5);
-	if (opt && !strcmp(opt, "noload")) {
-		procs->n--; /* a file supervisord never loaded */
-		(void)pr;
-		return;
-	}
 	pr->name = pr->group = p->name;
 	pr->statename = "RUNNING";
 	pr->state = PROC_RUNNING;
-	for (size_t i = 0; opt && i < sizeof(states) / sizeof(states[0]); i++)
-		if (!strcmp(opt, states[i].name)) {
-			pr->statename = states[i].name;
-			pr->state = states[i].state;
-		}
-	(void)h;
+	while ((opt = next_word(&spec))) {
+		if (!strncmp(opt, "pool=", 5))
+			add_meta(b->l, p, "pool", opt + 5);
+		else if (!strcmp(opt, "unchecked"))
+			*vec_add(&b->l->unchecked) = (struct live_unchecked){h->name, p->name};
+		else if (!strcmp(opt, "noload"))
+			pr = NULL; /* a file supervisord never loaded */
+		for (size_t i = 0; pr && i < sizeof(states) / sizeof(states[0]); i++)
+			if (!strcmp(opt, states[i].name)) {
+				pr->statename = states[i].name;
+				pr->state = states[i].state;
+			}
+	}
+	if (!pr)
+		procs->n--;
 }
 
 static void build_live(struct builder *b, const char *const *hosts)
@@ -421,6 +483,9 @@ static void build_live(struct builder *b, const char *const *hosts)
 				pr->state = PROC_RUNNING;
 			} else if (!strcmp(kind, "L")) {
 				vec_push(&ports, atoi(next_word(&item)));
+			} else if (!strcmp(kind, "K")) {
+				*vec_add(&b->l->unchecked) = (struct live_unchecked){
+					h->name, arena_strdup(&b->l->mem, next_word(&item))};
 			}
 		}
 		h->programs = arena_memdup(&b->l->mem, progs.v, progs.n * sizeof(*progs.v));
@@ -498,9 +563,12 @@ static char *describe(const struct plan_action *a)
 	if (a->op == PLAN_ROUTE)
 		snprintf(buf, sizeof(buf), "~ %s/%s", a->balancer, a->pool);
 	else
-		snprintf(buf, sizeof(buf), "%s %s %s %s%s%s%s", a->op == PLAN_START ? "+" : "-",
+		snprintf(buf, sizeof(buf), "%s %s %s %s%s%s%s%s", a->op == PLAN_START ? "+" : "-",
 			 a->host, where, plan_reason_text(a->reason), a->hint ? " (" : "",
-			 a->hint ? a->hint : "", a->hint ? ")" : "");
+			 a->hint ? a->hint : "", a->hint ? ")" : "",
+			 !a->recheck  ? ""
+			 : a->restart ? " [recheck, restart]"
+				      : " [recheck]");
 	return strdup(buf);
 }
 

@@ -2,7 +2,8 @@
  * The loader and schema/desired-state.schema.json describe one format: every
  * key the loader's tables accept is a property of the matching $defs entry
  * (or of the top level), and every property there is a key the loader
- * accepts. A key added to one and not the other fails here.
+ * accepts. A key added to one and not the other fails here. Likewise every
+ * reason the planner gives is one schema/plan.schema.json allows.
  */
 #include "unit.h"
 
@@ -11,8 +12,10 @@
 #include <string.h>
 
 #include "desired_load.h"
+#include "planner.h"
 
-#define SCHEMA_PATH "../../schema/desired-state.schema.json"
+#define SCHEMA_PATH	 "../../schema/desired-state.schema.json"
+#define PLAN_SCHEMA_PATH "../../schema/plan.schema.json"
 
 struct walk {
 	json_t *schema;
@@ -111,10 +114,46 @@ static void test_loader_and_schema_agree(void **state)
 	json_decref(w.schema);
 }
 
+static void test_plan_reasons_in_schema(void **state)
+{
+	static const char *const path[] = {"properties", "actions", "items",
+					   "properties", "reason",  "enum"};
+	json_error_t jerr;
+	json_t *schema = json_load_file(PLAN_SCHEMA_PATH, 0, &jerr), *reasons = schema;
+	int missing = 0;
+
+	(void)state;
+	if (!schema)
+		fail_msg("%s:%d: %s", PLAN_SCHEMA_PATH, jerr.line, jerr.text);
+	for (size_t i = 0; i < ARRAY_SIZE(path); i++)
+		reasons = json_object_get(reasons, path[i]);
+	assert_true(json_is_array(reasons));
+	for (int r = 0; r < REASON_COUNT; r++) {
+		const char *text = plan_reason_text((enum plan_reason)r);
+		bool found = false;
+		size_t i;
+		json_t *v;
+
+		json_array_foreach(reasons, i, v)
+		{
+			found |= !strcmp(json_string_value(v), text);
+		}
+		if (!found) {
+			print_message("the planner's reason '%s' is not in %s\n", text,
+				      PLAN_SCHEMA_PATH);
+			missing++;
+		}
+	}
+	assert_int_equal(missing, 0);
+	assert_int_equal(json_array_size(reasons), REASON_COUNT);
+	json_decref(schema);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_loader_and_schema_agree),
+		cmocka_unit_test(test_plan_reasons_in_schema),
 	};
 	return cmocka_run_group_tests_name("schema", tests, NULL, NULL);
 }

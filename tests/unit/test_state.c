@@ -1,7 +1,8 @@
 /*
  * The state directory: atomic files (replaced whole, refused cleanly on a
  * read-only directory or a full disk), the apply lock (exclusive, naming its
- * holder, gone with its process), the journal and the host and last records.
+ * holder, gone with its process), the journal, the host and last records,
+ * and the record of instances not yet seen healthy.
  */
 #include "unit.h"
 
@@ -344,6 +345,44 @@ static void test_lock_twice(void **state)
 
 /* A child takes the lock and then exits (or is killed) without unlocking:
  * while it lives the lock names it, afterwards the lock is free. */
+/* What a writer killed half-way leaves (fileio.c's .NAME.XXXXXX) goes when
+ * the lock is taken; anything else stays. */
+static void test_lock_sweeps_temporaries(void **state)
+{
+	static const char *const gone[] = {".unchecked.json.a1B2c3", ".hosts.json.XXXXXX",
+					   ".last.json.000000"};
+	static const char *const kept[] = {".unchecked.json.a1B2c", ".unchecked.json.a1B2c3d",
+					   ".journal.jsonl.a1B2c3", ".unchecked.json.a.b2c3",
+					   "unchecked.json",	    "x.unchecked.json.a1B2c3"};
+	char dir[] = "/tmp/raptor-state.XXXXXX";
+	struct buf path = BUF_INIT, got = BUF_INIT;
+	struct error err = ERROR_INIT;
+	struct state_lock l;
+
+	(void)state;
+	make_dir(dir);
+	for (size_t i = 0; i < ARRAY_SIZE(gone); i++) {
+		buf_reset(&path);
+		buf_printf(&path, "%s/%s", dir, gone[i]);
+		put(path.ptr, "half");
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(kept); i++) {
+		buf_reset(&path);
+		buf_printf(&path, "%s/%s", dir, kept[i]);
+		put(path.ptr, "{}");
+	}
+	assert_int_equal(state_lock(&l, dir, &err), 0);
+	list_dir(&got, dir);
+	assert_string_equal(got.ptr, ".journal.jsonl.a1B2c3 .unchecked.json.a.b2c3 "
+				     ".unchecked.json.a1B2c .unchecked.json.a1B2c3d lock "
+				     "unchecked.json x.unchecked.json.a1B2c3");
+	state_unlock(&l);
+	rm_rf(dir);
+	error_release(&err);
+	buf_release(&path);
+	buf_release(&got);
+}
+
 static void test_lock_dies_with_holder(void **state)
 {
 	char dir[] = "/tmp/raptor-state.XXXXXX";
@@ -647,6 +686,136 @@ static void test_last(void **state)
 	buf_release(&got);
 }
 
+static void test_unchecked_round_trip(void **state)
+{
+	char dir[] = "/tmp/raptor-state.XXXXXX";
+	const struct state_instance set[] = {
+		{"web2", "hello-1-prod-0badf00d-web-5001"},
+		{"web1", "hello-1-prod-0badf00d-web-5000"},
+		{"web2", "hello-1-prod-0badf00d-web-5000"},
+		{"web1", "hello-1-prod-0badf00d-web-5000"},
+	};
+	const struct state_instance hostless = {NULL, "x"}, not_utf8 = {"web1", "bad\xff"};
+	struct buf path = BUF_INIT, got = BUF_INIT, nodir = BUF_INIT;
+	struct error err = ERROR_INIT;
+	struct arena mem = ARENA_INIT;
+	state_instances back = {0};
+
+	(void)state;
+	make_dir(dir);
+	buf_printf(&path, "%s/unchecked.json", dir);
+	buf_printf(&nodir, "%s/none", dir);
+
+	/* nothing recorded: no file, or no directory yet, is the empty set */
+	assert_int_equal(state_unchecked_read(&back, &mem, dir, &err), 0);
+	assert_int_equal(back.n, 0);
+	assert_int_equal(state_unchecked_read(&back, &mem, nodir.ptr, &err), 0);
+	assert_int_equal(back.n, 0);
+
+	/* sorted by host and program, each once */
+	if (state_unchecked_write(dir, set, ARRAY_SIZE(set), &err) < 0)
+		fail_msg("%s", error_msg(&err));
+	assert_int_equal(state_unchecked_read(&back, &mem, dir, &err), 0);
+	assert_int_equal(back.n, 3);
+	assert_string_equal(back.v[0].host, "web1");
+	assert_string_equal(back.v[0].program, "hello-1-prod-0badf00d-web-5000");
+	assert_string_equal(back.v[1].host, "web2");
+	assert_string_equal(back.v[1].program, "hello-1-prod-0badf00d-web-5000");
+	assert_string_equal(back.v[2].host, "web2");
+	assert_string_equal(back.v[2].program, "hello-1-prod-0badf00d-web-5001");
+	slurp(&got, path.ptr);
+	assert_non_null(strstr(got.ptr, "\"format_version\": 1"));
+	assert_non_null(strstr(got.ptr, "\"instances\": ["));
+	assert_int_equal(got.ptr[got.len - 1], '\n');
+	vec_release(&back);
+
+	/* what cannot be recorded is refused, and the record kept */
+	assert_int_equal(state_unchecked_write(dir, &hostless, 1, &err), -1);
+	assert_non_null(strstr(error_msg(&err), "instance #1"));
+	assert_non_null(strstr(error_msg(&err), "has no host"));
+	assert_int_equal(state_unchecked_write(dir, &not_utf8, 1, &err), -1);
+	assert_non_null(strstr(error_msg(&err), "not UTF-8"));
+	assert_int_equal(state_unchecked_read(&back, &mem, dir, &err), 0);
+	assert_int_equal(back.n, 3);
+
+	/* the empty set is a file too */
+	assert_int_equal(state_unchecked_write(dir, NULL, 0, &err), 0);
+	vec_release(&back);
+	assert_int_equal(state_unchecked_read(&back, &mem, dir, &err), 0);
+	assert_int_equal(back.n, 0);
+	list_dir(&got, dir);
+	assert_string_equal(got.ptr, "unchecked.json");
+
+	rm_rf(dir);
+	vec_release(&back);
+	arena_release(&mem);
+	error_release(&err);
+	buf_release(&path);
+	buf_release(&got);
+	buf_release(&nodir);
+}
+
+/* A record that is not one is an error naming the file, and adds nothing. */
+static void test_unchecked_corrupt(void **state)
+{
+	static const struct {
+		const char *text, *want;
+	} rows[] = {
+		{"{\"format_version\": 1, \"instances\": [", "unchecked.json:1:"},
+		{"", "unchecked.json:1:"},
+		{"{\"format_version\": 1, \"instances\": [], \"instances\": []}",
+		 "unchecked.json:1:"},
+		{"{\"format_version\": 2, \"instances\": []}",
+		 "unchecked.json: not a raptor record of unchecked instances of format_version 1"},
+		{"{\"format_version\": 1, \"instances\": {}}", "not a raptor record"},
+		{"[]", "not a raptor record"},
+		{"{\"format_version\": 1, \"instances\": [{\"host\": \"web1\", \"program\": \"a\"}, "
+		 "{\"host\": \"web1\"}]}",
+		 "unchecked.json: instance #2 lacks a host or program"},
+		{"{\"format_version\": 1, \"instances\": [{\"host\": \"\", \"program\": \"a\"}]}",
+		 "instance #1 lacks a host or program"},
+		{"{\"format_version\": 1, \"instances\": [7]}", "instance #1 lacks"},
+	};
+	char dir[] = "/tmp/raptor-state.XXXXXX";
+	struct buf path = BUF_INIT;
+	struct arena mem = ARENA_INIT;
+	state_instances back = {0};
+
+	(void)state;
+	make_dir(dir);
+	buf_printf(&path, "%s/unchecked.json", dir);
+	/* what was read before stays as it was */
+	*vec_add(&back) = (struct state_instance){"keep", "me"};
+	for (size_t i = 0; i < ARRAY_SIZE(rows); i++) {
+		struct error err = ERROR_INIT;
+
+		put(path.ptr, rows[i].text);
+		if (state_unchecked_read(&back, &mem, dir, &err) == 0)
+			fail_msg("row %zu: '%s' was read", i, rows[i].text);
+		if (!strstr(error_msg(&err), rows[i].want))
+			fail_msg("row %zu: '%s' does not hold '%s'", i, error_msg(&err),
+				 rows[i].want);
+		assert_non_null(strstr(error_msg(&err), path.ptr));
+		assert_int_equal(back.n, 1);
+		error_release(&err);
+	}
+	/* a directory where the file should be */
+	unlink(path.ptr);
+	assert_int_equal(mkdir(path.ptr, 0700), 0);
+	{
+		struct error err = ERROR_INIT;
+
+		assert_int_equal(state_unchecked_read(&back, &mem, dir, &err), -1);
+		assert_non_null(strstr(error_msg(&err), path.ptr));
+		assert_non_null(strstr(error_msg(&err), "not a file"));
+		error_release(&err);
+	}
+	rm_rf(dir);
+	vec_release(&back);
+	arena_release(&mem);
+	buf_release(&path);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -655,9 +824,12 @@ int main(void)
 		cmocka_unit_test(test_write_atomic_full),
 		cmocka_unit_test(test_lock_twice),
 		cmocka_unit_test(test_lock_dies_with_holder),
+		cmocka_unit_test(test_lock_sweeps_temporaries),
 		cmocka_unit_test(test_journal),
 		cmocka_unit_test(test_hosts_round_trip),
 		cmocka_unit_test(test_last),
+		cmocka_unit_test(test_unchecked_round_trip),
+		cmocka_unit_test(test_unchecked_corrupt),
 	};
 	return cmocka_run_group_tests_name("state", tests, NULL, NULL);
 }
