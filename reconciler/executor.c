@@ -716,9 +716,10 @@ static bool job_ok_at(struct run *r, const char *node, const char *balancer, con
 		if (!strcmp(r->b.ptr, node)) {
 			const struct job *j = &r->jobs.v[i];
 
-			/* a restarted program was in the pool: it leaves only if it failed */
+			/* a restarted program was in the pool: it leaves if it failed,
+			 * or was taken back (stopped again) after failing */
 			if (in_place(a))
-				return j->st != JOB_FAILED;
+				return j->st != JOB_FAILED && j->st != JOB_SKIPPED;
 			/* this wave's instances of a swarm that failed are taken back, so
 			 * they never enter a pool; an earlier wave's already replaced one */
 			return j->st == JOB_OK && !(j->sw->failed && j->wave == r->wave);

@@ -117,6 +117,31 @@ expect_in "drift: the plan says why" "$err" "stopped outside raptor): started ag
 expect_in "drift: restarted, nothing else" "$out" "Applied: 1 started, 0 stopped, 0 balancers reloaded. Converged."
 running hello | grep -q "^$victim RUNNING" && pass "drift: the same program RUNNING again" || fail "drift: same program RUNNING" "$(running hello)"
 
+# --- drift: a program stopped by hand that cannot start again leaves its pool ---
+victim=$(running hello | awk '$3 == "127.0.0.3" {print $1; exit}')
+victim_node="127.0.0.3:${victim##*-}"
+grep -Eq "server $victim_node[; ]" "$ngx/raptor.d/hello.conf" && pass "drift, broken: its node is in the pool" ||
+	fail "drift, broken: node not in the pool" "$(cat "$ngx/raptor.d/hello.conf")"
+python3 "$XMLRPC" "$(bash "$SANDBOX" url "$fleet" 2)" supervisor.stopProcess "\"$victim\"" >/dev/null
+mv "$SCRATCH/apps/hello.py" "$SCRATCH/apps/hello.py.away" # a restart now exits at once
+run "$RAPTOR" reconcile --once --repo "$repo_url" --state-dir state
+mv "$SCRATCH/apps/hello.py.away" "$SCRATCH/apps/hello.py"
+expect_rc "drift, broken: the round fails" 1
+expect_in "drift, broken: ... naming the program" "$out" "$victim on 127.0.0.3 failed"
+if grep -Eq "server $victim_node[; ]" "$ngx/raptor.d/hello.conf"; then
+	fail "drift, broken: the stopped program is still routed" "$(cat "$ngx/raptor.d/hello.conf")"
+else
+	pass "drift, broken: the stopped program left the pool"
+fi
+[ "$(grep -c ' RUNNING ' <<<"$(running hello)")" = 2 ] && pass "drift, broken: the two others run on" ||
+	fail "drift, broken: the others" "$(running hello)"
+run "$RAPTOR" reconcile --once --repo "$repo_url" --state-dir state
+expect_rc "drift, broken: fixed, the next round" 0
+expect_in "drift, broken: fixed: converged" "$out" "Converged."
+[ "$(count_running hello)" = 3 ] && pass "drift, broken: fixed: three RUNNING" || fail "drift, broken: fixed" "$(running hello)"
+[ "$(grep -c 'server ' "$ngx/raptor.d/hello.conf")" = 3 ] && pass "drift, broken: fixed: three nodes routed again" ||
+	fail "drift, broken: fixed: pool" "$(cat "$ngx/raptor.d/hello.conf")"
+
 # --- drift: removed by hand from supervisord (its file left) is recreated ---
 victim=$(running hello | awk '$3 == "127.0.0.2" {print $1; exit}')
 python3 "$XMLRPC" "$url1" supervisor.stopProcess "\"$victim\"" >/dev/null
