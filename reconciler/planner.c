@@ -1057,6 +1057,25 @@ static int str_cmp(const void *a, const void *b)
 	return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
+/* A pool's nodes in order. Most pools are small and their nodes come
+ * nearly sorted (hosts in order), where an insertion sort is a pass of
+ * comparisons; qsort's set-up cost more than the sorting in a big plan. */
+static void sort_nodes(const char **v, size_t n)
+{
+	if (n > 32) {
+		qsort(v, n, sizeof(*v), str_cmp);
+		return;
+	}
+	for (size_t i = 1; i < n; i++) {
+		const char *x = v[i];
+		size_t j = i;
+
+		for (; j && strcmp(v[j - 1], x) > 0; j--)
+			v[j] = v[j - 1];
+		v[j] = x;
+	}
+}
+
 static void finish_pools(struct ctx *c)
 {
 	const char *last_key = NULL;
@@ -1094,10 +1113,8 @@ static void finish_pools(struct ctx *c)
 			for (size_t j = 0; j < pp->before.n; j++)
 				vec_push(&pp->after, pp->before.v[j]);
 		}
-		if (pp->before.n > 1)
-			qsort(pp->before.v, pp->before.n, sizeof(*pp->before.v), str_cmp);
-		if (pp->after.n > 1)
-			qsort(pp->after.v, pp->after.n, sizeof(*pp->after.v), str_cmp);
+		sort_nodes(pp->before.v, pp->before.n);
+		sort_nodes(pp->after.v, pp->after.n);
 		pp->changed = pp->before.n != pp->after.n;
 		for (size_t j = 0; !pp->changed && j < pp->after.n; j++)
 			pp->changed = strcmp(pp->before.v[j], pp->after.v[j]) != 0;

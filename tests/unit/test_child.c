@@ -24,24 +24,6 @@
 
 extern char **environ;
 
-static char tmpdir[64];
-
-static int make_tmpdir(void **state)
-{
-	(void)state;
-	snprintf(tmpdir, sizeof(tmpdir), "/tmp/raptor-child-XXXXXX");
-	return mkdtemp(tmpdir) ? 0 : -1;
-}
-
-static int remove_tmpdir(void **state)
-{
-	char cmd[128];
-
-	(void)state;
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-	return system(cmd) == 0 ? 0 : -1;
-}
-
 struct run {
 	int rc;
 	struct child_result res;
@@ -292,7 +274,7 @@ static void test_deadline_and_group(void **state)
 	};
 
 	(void)state;
-	snprintf(pidfile, sizeof(pidfile), "%s/bg.pid", tmpdir);
+	snprintf(pidfile, sizeof(pidfile), "%s/bg.pid", unit_tmpdir());
 	for (size_t i = 0; i < ARRAY_SIZE(rows); i++) {
 		char *argv[] = {"/bin/sh", "-c", script, NULL};
 		struct run r;
@@ -528,5 +510,5 @@ int main(void)
 		cmocka_unit_test(test_threads),
 		cmocka_unit_test(test_no_children_left),
 	};
-	return cmocka_run_group_tests_name("child", tests, make_tmpdir, remove_tmpdir);
+	return cmocka_run_group_tests_name("child", tests, unit_tmpdir_make, unit_tmpdir_remove);
 }

@@ -577,24 +577,6 @@ static void test_uptest_env_drop(void **state)
 	error_release(&err);
 }
 
-static char tmpdir[64];
-
-static int make_tmpdir(void **state)
-{
-	(void)state;
-	snprintf(tmpdir, sizeof(tmpdir), "/tmp/raptor-health-XXXXXX");
-	return mkdtemp(tmpdir) ? 0 : -1;
-}
-
-static int remove_tmpdir(void **state)
-{
-	char cmd[128];
-
-	(void)state;
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-	return system(cmd) == 0 ? 0 : -1;
-}
-
 static int count_lines(const char *path)
 {
 	FILE *f = fopen(path, "r");
@@ -622,8 +604,8 @@ static void test_uptest_retries(void **state)
 	struct outcome o;
 
 	(void)state;
-	snprintf(once, sizeof(once), "%s/once", tmpdir);
-	snprintf(flaky, sizeof(flaky), "%s/flaky", tmpdir);
+	snprintf(once, sizeof(once), "%s/once", unit_tmpdir());
+	snprintf(flaky, sizeof(flaky), "%s/flaky", unit_tmpdir());
 	check(&o, "127.0.0.1", 5001, &h, 5000);
 	expect(&o, "retries", 0, NULL, 0, NULL);
 	assert_int_equal(count_lines(once), 1);
@@ -645,7 +627,7 @@ static void test_uptest_leftovers_killed(void **state)
 	bool gone = false;
 
 	(void)state;
-	snprintf(pidfile, sizeof(pidfile), "%s/leftover", tmpdir);
+	snprintf(pidfile, sizeof(pidfile), "%s/leftover", unit_tmpdir());
 	check(&o, "127.0.0.1", 5001, &h, 5000);
 	expect(&o, "leftover", 0, NULL, 0, NULL);
 	f = fopen(pidfile, "r");
@@ -680,7 +662,7 @@ static void test_uptest_last_complete_result(void **state)
 	const char *want[] = {"exited 7 after ", ": first"};
 
 	(void)state;
-	snprintf(mark, sizeof(mark), "%s/mark", tmpdir);
+	snprintf(mark, sizeof(mark), "%s/mark", unit_tmpdir());
 	check(&o, "127.0.0.1", 5001, &h, 700);
 	expect(&o, "cut short", -1, want, 2, "killed");
 	assert_true(o.ms < 3000);
@@ -702,7 +684,7 @@ static void test_order(void **state)
 	struct error err = ERROR_INIT;
 
 	(void)state;
-	snprintf(ran, sizeof(ran), "%s/ran", tmpdir);
+	snprintf(ran, sizeof(ran), "%s/ran", unit_tmpdir());
 	check(&o, "127.0.0.1", closed, &h, 300);
 	expect(&o, "tcp first", -1, want_tcp, 1, "http");
 	assert_int_equal(count_lines(ran), -1); /* the uptest never ran */
@@ -740,5 +722,5 @@ int main(void)
 		cmocka_unit_test(test_order),
 		cmocka_unit_test(test_no_children_left),
 	};
-	return cmocka_run_group_tests_name("health", tests, make_tmpdir, remove_tmpdir);
+	return cmocka_run_group_tests_name("health", tests, unit_tmpdir_make, unit_tmpdir_remove);
 }
