@@ -74,6 +74,7 @@ struct inst {
 	struct range *range;
 	const char *app, *config, *proc, *squad, *release, *pool;
 	int port, slot;
+	const char *node; /* address:port, made once when first needed */
 	bool claimed;
 	bool unchecked;			    /* started by an apply that never saw it healthy */
 	const struct live_process *process; /* NULL: supervisord has not loaded it */
@@ -409,6 +410,17 @@ static const char *node(struct ctx *c, const struct hstate *h, int port)
 	return out;
 }
 
+/* The instance's node, made once: a routed one is in its pool's before and
+ * after lists, and an excess choice may ask whether it serves. */
+static const char *inst_node(struct ctx *c, const struct inst *in)
+{
+	struct inst *mine = &c->insts.v[in - c->insts.v]; /* the context's own, to cache in */
+
+	if (!mine->node)
+		mine->node = node(c, &c->hosts[in->host], in->port);
+	return mine->node;
+}
+
 static bool pools_read(const struct ctx *c, const char *balancer, size_t len)
 {
 	for (size_t i = 0; i < c->l->pool_balancers.n; i++)
@@ -448,7 +460,7 @@ static bool serving(struct ctx *c, const struct inst *in)
 	lp = live_pool_of(c, in->pool);
 	if (!lp)
 		return false;
-	n = node(c, &c->hosts[in->host], in->port);
+	n = inst_node(c, in);
 	for (size_t i = 0; i < lp->n; i++)
 		if (!strcmp(lp->nodes[i], n))
 			return true;
@@ -753,7 +765,7 @@ static void keep_pool(struct ctx *c, const struct range *r, struct plan_pool *po
 
 		/* an unchecked instance is not routed before its check passes */
 		if (in->port && in->pool && !in->unchecked && !strcmp(in->pool, key))
-			vec_push(&pool->after, node(c, &c->hosts[in->host], in->port));
+			vec_push(&pool->after, inst_node(c, in));
 	}
 }
 
@@ -936,7 +948,7 @@ static void plan_swarm(struct ctx *c, const struct swarm *s)
 		case ROLE_KEEP:
 			add_entry(c, h, in->prog->name, CLASS_CURRENT, REASON_COUNT, s->identity);
 			if (pool && in->port)
-				vec_push(&pool->after, node(c, h, in->port));
+				vec_push(&pool->after, inst_node(c, in));
 			if (proc_stopped(in->process) || in->unchecked)
 				start_existing(c, &w, in, proc_stopped(in->process));
 			break;
@@ -1102,7 +1114,7 @@ static void finish_pools(struct ctx *c)
 			last = pool_by_key(c, in->pool);
 			last_key = in->pool;
 		}
-		vec_push(&last->before, node(c, &c->hosts[in->host], in->port));
+		vec_push(&last->before, inst_node(c, in));
 	}
 	for (size_t i = 0; i < c->p->pools.n; i++) {
 		struct plan_pool *pp = &c->p->pools.v[i];
