@@ -835,8 +835,9 @@ def render(R):
                                                             fmt_s(max(w - healthy, 0)), b, how))
     lines += ["",
               "A host that never answers holds one of the %d slots for the whole request timeout, so %d of them "
-              "hold every slot at once; a host that drops the SYN holds one for the connect timeout. Refused "
-              "connections cost nothing." % (CONCURRENCY, CONCURRENCY)]
+              "hold every slot at once; a host that drops the SYN gives its slot up after 250 ms of "
+              "connecting (HTTP_CONNECT_GRACE_MS) and is waited for on the side, so 100 of them cost about one "
+              "connect timeout in all. Refused connections cost nothing." % (CONCURRENCY, CONCURRENCY)]
     fault_sec = "\n".join(lines) + "\n"
 
     # profile
