@@ -490,14 +490,6 @@ static void test_threads(void **state)
 	unsetenv("RAPTOR_T2");
 }
 
-/* Every command was reaped. */
-static void test_no_children_left(void **state)
-{
-	(void)state;
-	assert_int_equal(waitpid(-1, NULL, WNOHANG), -1);
-	assert_int_equal(errno, ECHILD);
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -508,7 +500,7 @@ int main(void)
 		cmocka_unit_test(test_not_inherited),
 		cmocka_unit_test(test_sigchld_ignored),
 		cmocka_unit_test(test_threads),
-		cmocka_unit_test(test_no_children_left),
+		cmocka_unit_test(unit_no_children_left),
 	};
 	return cmocka_run_group_tests_name("child", tests, unit_tmpdir_make, unit_tmpdir_remove);
 }

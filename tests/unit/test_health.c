@@ -699,14 +699,6 @@ static void test_order(void **state)
 	error_release(&err);
 }
 
-/* Every child the checks started was reaped (the servers were, by the tests). */
-static void test_no_children_left(void **state)
-{
-	(void)state;
-	assert_int_equal(waitpid(-1, NULL, WNOHANG), -1);
-	assert_int_equal(errno, ECHILD);
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -720,7 +712,7 @@ int main(void)
 		cmocka_unit_test(test_uptest_leftovers_killed),
 		cmocka_unit_test(test_uptest_last_complete_result),
 		cmocka_unit_test(test_order),
-		cmocka_unit_test(test_no_children_left),
+		cmocka_unit_test(unit_no_children_left),
 	};
 	return cmocka_run_group_tests_name("health", tests, unit_tmpdir_make, unit_tmpdir_remove);
 }

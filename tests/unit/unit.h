@@ -10,8 +10,10 @@
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 /*
@@ -40,6 +42,14 @@ static inline int unit_tmpdir_remove(void **state)
 	(void)state;
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", unit_tmpdir());
 	return system(cmd) == 0 ? 0 : -1;
+}
+
+/* Every child the tests started was reaped: put last in a group that forks. */
+static inline void unit_no_children_left(void **state)
+{
+	(void)state;
+	assert_int_equal(waitpid(-1, NULL, WNOHANG), -1);
+	assert_int_equal(errno, ECHILD);
 }
 
 #endif
