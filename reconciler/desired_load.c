@@ -22,6 +22,7 @@
 #include "units.h"
 #include "xalloc.h"
 #include "ydoc.h"
+#include "ydoc_ahead.h"
 #include "banned.h"
 
 #define MAX_FIELDS 16
@@ -1236,10 +1237,13 @@ static void read_swarms(struct loader *lc, const struct ynode *v, void *target,
 
 /* ---- files ---- */
 
-static void load_file(struct loader *lc, const struct source_file *sf)
+static void load_file(struct loader *lc, struct ydoc_ahead *ahead, const struct source *src,
+		      size_t i)
 {
+	const struct source_file *sf = &src->files.v[i];
 	const struct ynode *seen[MAX_FIELDS] = {0};
 	struct ydoc doc;
+	int parsed = ydoc_ahead_take(ahead, i, &doc, lc->diags);
 
 	lc->file = arena_strdup(&lc->d->mem, sf->path);
 	if (sf->too_big) {
@@ -1253,7 +1257,7 @@ static void load_file(struct loader *lc, const struct source_file *sf)
 		buf_release(&cap);
 		return;
 	}
-	if (ydoc_parse(&doc, lc->file, sf->data, sf->len, lc->diags) < 0)
+	if (parsed < 0)
 		return;
 	if (!doc.root || ynode_is_null(doc.root)) {
 		diag_add(
@@ -1277,12 +1281,16 @@ static void load_file(struct loader *lc, const struct source_file *sf)
 int desired_load(struct desired *d, const struct source *src, struct diags *diags)
 {
 	struct loader lc = {.d = d, .diags = diags};
+	struct ydoc_ahead *ahead;
 
 	desired_init(d);
 	d->source = arena_strdup(&d->mem, src->root ? src->root : ".");
 	d->commit = arena_strdup(&d->mem, src->commit);
+	ahead = ydoc_ahead_start(src, 0);
+
 	for (size_t i = 0; i < src->files.n; i++)
-		load_file(&lc, &src->files.v[i]);
+		load_file(&lc, ahead, src, i);
+	ydoc_ahead_free(ahead);
 	if (!src->files.n)
 		diag_add(diags, d->source, 0, 0, "no *.yaml or *.yml files found");
 	strmap_release(&lc.squad_at);
