@@ -48,13 +48,13 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import fleet_model  # noqa: E402
-from bench_validate import git_revision, machine, rss_floor, update_results  # noqa: E402
+from bench_validate import (BenchError, git_revision, machine, rss_floor, run_child,  # noqa: E402
+                            update_results)
 
 SIM = os.path.join(HERE, "fleet-sim")
 VR = os.path.join(HERE, "vr_baseline.py")
@@ -75,61 +75,11 @@ SEC_FAULT = "## fleet: 10% of the hosts unreachable"
 SEC_PROF = "## fleet: profile of raptor status over the largest fleet"
 
 
-class BenchError(Exception):
-    pass
-
-
 def on_term(signum, frame):
     raise SystemExit(128 + signum)  # unwinds through every finally: the simulator is stopped
 
 
 # ---- children -----------------------------------------------------------------------------
-
-def run_child(argv, logdir, tag, timeout):
-    """fork + execv + wait4, as bench_validate.run_once, also returning CPU time and the stdout path.
-    Returns dict(wall, rss_kib, cpu, code, out, err)."""
-    out_path, err_path = os.path.join(logdir, tag + ".out"), os.path.join(logdir, tag + ".err")
-    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
-    fds = [os.open(os.devnull, os.O_RDONLY), os.open(out_path, flags, 0o600), os.open(err_path, flags, 0o600)]
-    child, timed_out = [], []
-
-    def kill():
-        if child:
-            timed_out.append(True)
-            try:
-                os.kill(child[0], signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-
-    timer = threading.Timer(timeout, kill)
-    timer.start()
-    try:
-        t0 = time.perf_counter()
-        pid = os.fork()
-        if pid == 0:
-            try:
-                for target, fd in enumerate(fds):
-                    os.dup2(fd, target)
-                os.execv(argv[0], argv)
-            except BaseException as e:  # noqa: BLE001 - never return into the parent's code
-                try:
-                    os.write(2, ("exec %s: %s\n" % (argv[0], e)).encode())
-                finally:
-                    os._exit(127)
-        child.append(pid)
-        _, status, ru = os.wait4(pid, 0)
-        wall = time.perf_counter() - t0
-    finally:
-        timer.cancel()
-        for fd in fds:
-            os.close(fd)
-    with open(err_path, encoding="utf-8", errors="replace") as f:
-        err = f.read()
-    if timed_out:
-        raise BenchError("%s did not finish within %gs" % (" ".join(argv), timeout))
-    return {"wall": wall, "rss_kib": ru.ru_maxrss, "cpu": ru.ru_utime + ru.ru_stime,
-            "code": os.waitstatus_to_exitcode(status), "out": out_path, "err": err}
-
 
 def measure(argv, logdir, tag, runs, ok_codes=(0,), warmup=True, timeout=120.0, check=None):
     """Warm-up (unless warmup=False) + runs; every run must exit with one of ok_codes and pass check(out).

@@ -49,15 +49,17 @@ class BenchError(Exception):
     pass
 
 
-def run_once(argv, outdir, n, timeout):
-    """Run argv once; return (wall seconds, peak RSS KiB, exit code, stderr text).
+def run_child(argv, logdir, tag, timeout):
+    """Run argv once, its stdout and stderr in LOGDIR/TAG.out and .err.
+
+    Returns dict(wall seconds, rss_kib: peak RSS, cpu: user + system seconds,
+    code: exit code, out: the stdout path, err: the stderr text).
 
     fork + execv rather than posix_spawn/vfork: the kernel folds the RSS of the
     image a process execs *from* into its ru_maxrss.  A vfork child would carry
     this script's peak RSS; a forked one only the anonymous pages it copied.
     That floor is measured and reported (see rss_floor)."""
-    out_path = os.path.join(outdir, "stdout.%d" % n)
-    err_path = os.path.join(outdir, "stderr.%d" % n)
+    out_path, err_path = os.path.join(logdir, tag + ".out"), os.path.join(logdir, tag + ".err")
     flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
     fds = [os.open(os.devnull, os.O_RDONLY),
            os.open(out_path, flags, 0o600),
@@ -88,7 +90,7 @@ def run_once(argv, outdir, n, timeout):
                 finally:
                     os._exit(127)
         child.append(pid)
-        _, status, rusage = os.wait4(pid, 0)
+        _, status, ru = os.wait4(pid, 0)
         wall = time.perf_counter() - t0
     finally:
         timer.cancel()
@@ -99,15 +101,16 @@ def run_once(argv, outdir, n, timeout):
         err = f.read()
     if timed_out:
         raise BenchError("%s did not finish within %gs" % (" ".join(argv), timeout))
-    return wall, rusage.ru_maxrss, os.waitstatus_to_exitcode(status), err
+    return {"wall": wall, "rss_kib": ru.ru_maxrss, "cpu": ru.ru_utime + ru.ru_stime,
+            "code": os.waitstatus_to_exitcode(status), "out": out_path, "err": err}
 
 
 def rss_floor(outdir, timeout):
     """Peak RSS (KiB) that /bin/true reports when started like raptor, or None."""
     for true in ("/bin/true", "/usr/bin/true"):
         if os.access(true, os.X_OK):
-            _, kib, code, _ = run_once([true], outdir, 999, timeout)
-            return kib if code == 0 else None
+            r = run_child([true], outdir, "true", timeout)
+            return r["rss_kib"] if r["code"] == 0 else None
     return None
 
 
@@ -115,7 +118,7 @@ def generate_repo(repo):
     """Run gen_desired.generate in a forked child and return its summary.
 
     Keeps the generator's garbage out of this process, whose resident pages
-    every forked run is charged with (see run_once)."""
+    every forked run is charged with (see run_child)."""
     r, w = os.pipe()
     pid = os.fork()
     if pid == 0:
@@ -325,15 +328,16 @@ def main(argv=None):
             info = generate_repo(repo)
             print("bench_validate: %s (1 warm-up + %d runs)" % (" ".join(cmd), a.runs), file=sys.stderr)
             for n in range(a.runs + 1):
-                wall, maxrss_kib, code, err = run_once(cmd, logs, n, a.timeout)
+                r = run_child(cmd, logs, "validate.%d" % n, a.timeout)
+                code = r["code"]
                 if code != 0:
                     how = "was killed by signal %d" % -code if code < 0 else "exited %d" % code
                     print("bench_validate: %s %s%s; stderr:\n%s" % (
-                        " ".join(cmd), how, " (warm-up)" if n == 0 else "", err.rstrip()), file=sys.stderr)
+                        " ".join(cmd), how, " (warm-up)" if n == 0 else "", r["err"].rstrip()), file=sys.stderr)
                     return 2
                 if n > 0:
-                    walls_ms.append(wall * 1000.0)
-                    rss_mb.append(maxrss_kib / 1024.0)
+                    walls_ms.append(r["wall"] * 1000.0)
+                    rss_mb.append(r["rss_kib"] / 1024.0)
             floor_kib = rss_floor(logs, a.timeout)
             prof = profile(cmd, logs, a.timeout)
         except BenchError as e:

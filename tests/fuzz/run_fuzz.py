@@ -31,6 +31,8 @@ import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, os.path.join(REPO, "tests", "bench"))
+from bench_validate import machine  # noqa: E402  (one description of the machine for every RESULTS.md)
 
 # per target: the dictionary (in tests/fuzz/dict/) and the largest input tried
 TARGETS = {
@@ -51,24 +53,6 @@ over its recorded runs. Everything outside the markers is written by hand.
 RUN_HEADER = ("| date (UTC) | target | time | executions | exec/s | cov | ft | corpus | "
               "result | revision |\n"
               "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |\n")
-
-
-def cpu_model():
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
-            for line in f:
-                key, _, value = line.partition(":")
-                if key.strip() == "model name" and value.strip():
-                    return value.strip()
-    except OSError:
-        pass
-    return "unknown CPU"
-
-
-def machine():
-    u = os.uname()
-    return "%s, %d cores, %s %s %s" % (cpu_model(), os.cpu_count() or 0, u.sysname,
-                                       u.release, u.machine)
 
 
 def revision():
