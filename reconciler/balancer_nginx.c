@@ -354,14 +354,13 @@ static int read_old(struct touched *t, struct error *err)
 	return 0;
 }
 
-static int put_new(const char *dir, struct touched *t, struct error *err)
+static int put_new(struct touched *t, struct error *err)
 {
 	if (t->remove) {
 		if (unlink(t->path.ptr) < 0 && errno != ENOENT)
 			return error_set(err, "removing %s: %s", t->path.ptr, strerror(errno));
 		return 0;
 	}
-	(void)dir;
 	return file_write_atomic(t->path.ptr, buf_cstr(&t->fresh), t->fresh.len, 0644, err);
 }
 
@@ -514,7 +513,7 @@ int balancer_apply(const struct balancer *b, const struct pool_update *updates, 
 		goto out;
 	}
 	for (done = 0; done < k; done++) {
-		if (put_new(b->include_dir, &t[done], err) < 0) {
+		if (put_new(&t[done], err) < 0) {
 			restore(b->include_dir, t, done, err);
 			goto out;
 		}
