@@ -138,11 +138,19 @@ lint:
 		if grep -E "(warning|error):" build/lint.log; then exit 1; fi; echo "lint: clean"
 
 # valgrind memcheck over the plain unit tests (the ASan build is checked in
-# make check already; valgrind sees what ASan cannot: uninitialised reads)
+# make check already; valgrind sees what ASan cannot: uninitialised reads).
+# valgrind 3.19 does not know pidfd_open (syscall 434) and says so in five
+# lines at every call: child.c then polls for the exit, and those lines are
+# left out here, counted in one.
+VALGRIND_434 = ^--[0-9]+-- (WARNING: unhandled amd64-linux syscall: 434|You may be able to write your own handler|Read the file README_MISSING_SYSCALL_OR_IOCTL|Nevertheless we consider this a bug|it at http://valgrind.org/support/bug_reports.html)
 valgrind: $(PLAIN_TESTS)
 	@set -e; for t in $(PLAIN_TESTS); do echo "== $$t (valgrind)"; \
-		(cd tests/unit && valgrind -q --error-exitcode=99 --leak-check=full \
-		--errors-for-leak-kinds=definite,indirect ../../$$t >/dev/null); done; echo "valgrind: clean"
+		rc=0; (cd tests/unit && valgrind -q --error-exitcode=99 --leak-check=full \
+		--errors-for-leak-kinds=definite,indirect ../../$$t >/dev/null) 2>build/valgrind.log || rc=$$?; \
+		grep -Ev '$(VALGRIND_434)' build/valgrind.log || true; \
+		n=$$(grep -Ec 'unhandled amd64-linux syscall: 434' build/valgrind.log || true); \
+		[ "$$n" = 0 ] || echo "   ($$n pidfd_open calls refused by valgrind: child.c polled instead)"; \
+		[ $$rc = 0 ] || exit $$rc; done; rm -f build/valgrind.log; echo "valgrind: clean"
 
 format:
 	clang-format -i reconciler/*.[ch] tests/unit/*.[ch]
