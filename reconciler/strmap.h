@@ -7,10 +7,13 @@
 #define RAPTOR_STRMAP_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 struct strmap_slot {
 	const char *key;
 	void *value;
+	uint64_t hash; /* the key's: a probe passes other keys without strcmp, growth
+			  moves keys without hashing them again */
 };
 
 struct strmap {
