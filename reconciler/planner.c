@@ -395,18 +395,22 @@ static struct plan_pool *pool_of(struct ctx *c, const char *balancer, const char
 
 static const char *node(struct ctx *c, const struct hstate *h, int port)
 {
-	size_t alen = strlen(h->live->address);
-	char *out = arena_alloc(&c->p->mem, alen + 7), *p = out + alen + 6;
+	size_t alen = strlen(h->live->address), digits = 1;
+	char *out, *p;
 
-	/* address:port, written by hand: this runs once per routed instance */
+	/* address:port, written by hand in its exact size: this runs once per
+	 * routed instance (ports are never negative) */
+	for (int rest = port; rest >= 10; rest /= 10)
+		digits++;
+	out = arena_alloc_raw(&c->p->mem, alen + 1 + digits + 1);
 	memcpy(out, h->live->address, alen);
 	out[alen] = ':';
+	p = out + alen + 1 + digits;
 	*p = '\0';
 	do {
 		*--p = (char)('0' + port % 10);
 		port /= 10;
 	} while (port);
-	memmove(out + alen + 1, p, strlen(p) + 1);
 	return out;
 }
 
