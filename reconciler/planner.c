@@ -851,6 +851,8 @@ static void plan_swarm(struct ctx *c, const struct swarm *s)
 	if (s->routed) {
 		pool = pool_of(c, s->routing.balancer, s->routing.pool);
 		pool_from = pool->after.n;
+		/* what it keeps and what it starts come to its size */
+		vec_reserve(&pool->after, pool_from + (size_t)s->size);
 	}
 
 	/* each instance of the identity: out of the squad, stale, or current */
@@ -1103,6 +1105,7 @@ static void finish_pools(struct ctx *c)
 		const struct live_pool *lp = &c->l->pools.v[i];
 		struct plan_pool *pp = pool_of(c, lp->balancer, lp->pool);
 
+		vec_reserve(&pp->before, pp->before.n + lp->n);
 		for (size_t j = 0; j < lp->n; j++)
 			vec_push(&pp->before, lp->nodes[j]);
 	}
@@ -1117,6 +1120,8 @@ static void finish_pools(struct ctx *c)
 		if (!last_key || strcmp(last_key, in->pool)) {
 			last = pool_by_key(c, in->pool);
 			last_key = in->pool;
+			/* room for the rest of its identity, which likely follows */
+			vec_reserve(&last->before, last->before.n + (in->range ? in->range->n : 1));
 		}
 		vec_push(&last->before, inst_node(c, in));
 	}
@@ -1195,6 +1200,14 @@ void plan_build(struct plan *out, const struct desired *d, const struct live *l)
 							      l->unchecked.v[i].program)),
 			   (void *)&l->unchecked.v[i]);
 	c.hosts = arena_alloc(&c.tmp, (l->hosts.n ? l->hosts.n : 1) * sizeof(*c.hosts));
+	{
+		size_t ninsts = 0;
+
+		for (size_t i = 0; i < l->hosts.n; i++)
+			if (l->hosts.v[i].reachable)
+				ninsts += l->hosts.v[i].nprograms;
+		vec_reserve(&c.insts, ninsts);
+	}
 	for (size_t i = 0; i < l->hosts.n; i++) {
 		c.hosts[i].live = &l->hosts.v[i];
 		strmap_put(&c.host_by_name, l->hosts.v[i].name, &c.hosts[i]);
