@@ -221,67 +221,58 @@ static void read_meta(struct inst *in, const struct live_program *lp)
 	in->slot = parse_int(slot);
 }
 
-/* Whether `name` is among the host's managed programs. supervisord lists
- * processes sorted by group and the plugin lists programs sorted by name, so
- * a merge walk does; a map serves hosts that answer otherwise. */
-struct owned_index {
-	const struct live_host *lh;
-	bool sorted;
-	size_t next;
-	struct strmap map;
-};
-
-static void owned_init(struct owned_index *o, const struct live_host *lh)
+/* A process of the host that is no managed program's. */
+static void unmanaged(struct ctx *c, struct hstate *h, const char *group)
 {
-	memset(o, 0, sizeof(*o));
-	o->lh = lh;
-	o->sorted = true;
-	for (size_t i = 1; i < lh->nprograms && o->sorted; i++)
-		o->sorted = strcmp(lh->programs[i - 1].name, lh->programs[i].name) < 0;
-	for (size_t i = 1; i < lh->nprocs && o->sorted; i++)
-		o->sorted = strcmp(lh->procs[i - 1].group, lh->procs[i].group) <= 0;
-	if (!o->sorted)
-		for (size_t i = 0; i < lh->nprograms; i++)
-			strmap_put(&o->map, lh->programs[i].name, (void *)&lh->programs[i]);
+	/* a Velociraptor-style name holds its port */
+	take_port(h, progname_port(group));
+	add_entry(c, h, group, CLASS_UNMANAGED, REASON_COUNT, NULL);
+	c->p->unmanaged++;
 }
 
-static bool owned_has(struct owned_index *o, const char *group)
+/* Pairs the host's programs (its instances from c->insts.v[first]) with
+ * its processes: a program without one was never loaded by supervisord
+ * (an apply interrupted between putProgram and addProcessGroup leaves
+ * that), a process without one is unmanaged. supervisord lists processes
+ * sorted by group and the plugin lists programs sorted by name, so one
+ * merge walk does both; maps serve hosts that answer otherwise. */
+static void match_processes(struct ctx *c, struct hstate *h, size_t first)
 {
-	if (!o->sorted)
-		return strmap_get(&o->map, group) != NULL;
-	while (o->next < o->lh->nprograms && strcmp(o->lh->programs[o->next].name, group) < 0)
-		o->next++;
-	return o->next < o->lh->nprograms && !strcmp(o->lh->programs[o->next].name, group);
-}
-
-/* Which managed programs supervisord has loaded: a program file without a
- * process is what an apply interrupted between putProgram and
- * addProcessGroup leaves behind. Both lists come sorted; a map otherwise. */
-static void mark_loaded(struct ctx *c, const struct live_host *lh, size_t first)
-{
-	struct strmap groups = STRMAP_INIT;
+	const struct live_host *lh = h->live;
+	struct strmap names = STRMAP_INIT, groups = STRMAP_INIT;
 	bool sorted = true;
+	size_t i = 0;
 
-	for (size_t i = 1; i < lh->nprocs && sorted; i++)
-		sorted = strcmp(lh->procs[i - 1].group, lh->procs[i].group) <= 0;
-	for (size_t i = 1; i < lh->nprograms && sorted; i++)
-		sorted = strcmp(lh->programs[i - 1].name, lh->programs[i].name) < 0;
-	if (!sorted)
-		for (size_t i = 0; i < lh->nprocs; i++)
-			strmap_put(&groups, lh->procs[i].group, (void *)&lh->procs[i]);
-	for (size_t i = 0, k = 0; i < lh->nprograms; i++) {
-		const char *name = lh->programs[i].name;
-
-		if (!sorted) {
-			c->insts.v[first + i].process = strmap_get(&groups, name);
-			continue;
-		}
-		while (k < lh->nprocs && strcmp(lh->procs[k].group, name) < 0)
-			k++;
-		c->insts.v[first + i].process =
-			k < lh->nprocs && !strcmp(lh->procs[k].group, name) ? &lh->procs[k] : NULL;
+	for (size_t k = 1; k < lh->nprograms && sorted; k++)
+		sorted = strcmp(lh->programs[k - 1].name, lh->programs[k].name) < 0;
+	for (size_t k = 1; k < lh->nprocs && sorted; k++)
+		sorted = strcmp(lh->procs[k - 1].group, lh->procs[k].group) <= 0;
+	if (!sorted) {
+		for (size_t k = 0; k < lh->nprograms; k++)
+			strmap_put(&names, lh->programs[k].name, (void *)&lh->programs[k]);
+		for (size_t k = 0; k < lh->nprocs; k++)
+			strmap_put(&groups, lh->procs[k].group, (void *)&lh->procs[k]);
+		for (size_t k = 0; k < lh->nprograms; k++)
+			c->insts.v[first + k].process = strmap_get(&groups, lh->programs[k].name);
+		for (size_t k = 0; k < lh->nprocs; k++)
+			if (!strmap_get(&names, lh->procs[k].group))
+				unmanaged(c, h, lh->procs[k].group);
+		strmap_release(&names);
+		strmap_release(&groups);
+		return;
 	}
-	strmap_release(&groups);
+	/* a group may have several processes: its program gets the first */
+	for (size_t k = 0; k < lh->nprocs; k++) {
+		int cmp = -1;
+
+		while (i < lh->nprograms &&
+		       (cmp = strcmp(lh->programs[i].name, lh->procs[k].group)) < 0)
+			i++;
+		if (cmp)
+			unmanaged(c, h, lh->procs[k].group);
+		else if (!c->insts.v[first + i].process)
+			c->insts.v[first + i].process = &lh->procs[k];
+	}
 }
 
 /* The key of an instance in the map of unchecked ones (in c->b). */
@@ -299,7 +290,6 @@ static void index_host(struct ctx *c, size_t hi)
 {
 	struct hstate *h = &c->hosts[hi];
 	const struct live_host *lh = h->live;
-	struct owned_index owned;
 
 	h->ports = arena_alloc(&c->tmp, 65536 / 8);
 	for (size_t i = 0; i < lh->nports; i++)
@@ -318,19 +308,7 @@ static void index_host(struct ctx *c, size_t hi)
 		h->load++;
 		c->p->managed++;
 	}
-	owned_init(&owned, lh);
-	mark_loaded(c, lh, c->insts.n - lh->nprograms);
-	for (size_t i = 0; i < lh->nprocs; i++) {
-		const char *group = lh->procs[i].group;
-
-		if (owned_has(&owned, group))
-			continue;
-		/* a Velociraptor-style name holds its port */
-		take_port(h, progname_port(group));
-		add_entry(c, h, group, CLASS_UNMANAGED, REASON_COUNT, NULL);
-		c->p->unmanaged++;
-	}
-	strmap_release(&owned.map);
+	match_processes(c, h, c->insts.n - lh->nprograms);
 }
 
 /* Lays the instances out grouped by identity (no sort: each group keeps
