@@ -183,37 +183,38 @@ static void read_meta(struct inst *in, const struct live_program *lp)
 {
 	const char *port = NULL, *slot = NULL;
 
-	/* one pass over the metadata, dispatching on the key's first letter:
-	 * this runs for every managed program of the fleet */
+	/* one pass over the metadata, dispatching on the key's length, then
+	 * comparing that many bytes (which the compiler does inline, where
+	 * strcmp is a call): this runs for every key of every managed program */
 	for (size_t i = 0; i < lp->nmeta; i++) {
 		const char *k = lp->meta[i].key, *v = lp->meta[i].value;
 
-		switch (k[0]) {
-		case 'a':
-			if (!strcmp(k, "app"))
+		switch (strlen(k)) {
+		case 3:
+			if (!memcmp(k, "app", 3))
 				in->app = v;
 			break;
-		case 'c':
-			if (!strcmp(k, "config"))
+		case 4:
+			if (!memcmp(k, "proc", 4))
+				in->proc = v;
+			else if (!memcmp(k, "port", 4))
+				port = v;
+			else if (!memcmp(k, "pool", 4))
+				in->pool = *v ? v : NULL;
+			else if (!memcmp(k, "slot", 4))
+				slot = v;
+			break;
+		case 5:
+			if (!memcmp(k, "squad", 5))
+				in->squad = v;
+			break;
+		case 6:
+			if (!memcmp(k, "config", 6))
 				in->config = v;
 			break;
-		case 'p':
-			if (!strcmp(k, "proc"))
-				in->proc = v;
-			else if (!strcmp(k, "port"))
-				port = v;
-			else if (!strcmp(k, "pool"))
-				in->pool = *v ? v : NULL;
-			break;
-		case 'r':
-			if (!strcmp(k, "release"))
+		case 7:
+			if (!memcmp(k, "release", 7))
 				in->release = v;
-			break;
-		case 's':
-			if (!strcmp(k, "squad"))
-				in->squad = v;
-			else if (!strcmp(k, "slot"))
-				slot = v;
 			break;
 		}
 	}
