@@ -1141,17 +1141,24 @@ static void guard(struct ctx *c)
 			"%zu of %zu managed instances would stop because their swarms vanished from the desired state",
 			c->vanished, c->p->managed);
 	} else {
+		const char *squad = NULL;
+		size_t managed = 0;
+
+		/* the first such squad by name: the map's order is its hash's */
 		for (size_t i = 0; i < c->squads.alloc; i++) {
+			const char *name = c->squads.slots[i].key;
 			const size_t *n = c->squads.slots[i].value;
 
-			if (n && n[0] && n[1] == n[0]) {
-				buf_printf(
-					&c->b,
-					"every managed instance of squad %s (%zu) would stop because their swarms vanished from the desired state",
-					c->squads.slots[i].key, n[0]);
-				break;
+			if (n && n[0] && n[1] == n[0] && (!squad || strcmp(name, squad) < 0)) {
+				squad = name;
+				managed = n[0];
 			}
 		}
+		if (squad)
+			buf_printf(
+				&c->b,
+				"every managed instance of squad %s (%zu) would stop because their swarms vanished from the desired state",
+				squad, managed);
 	}
 	if (c->b.len) {
 		c->p->guard_tripped = true;

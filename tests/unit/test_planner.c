@@ -701,11 +701,44 @@ static void test_classes(void **state)
 	desired_release(&d);
 }
 
+/* Several squads losing every instance: the guard names the first by name,
+ * whatever the order of the planner's maps. */
+static void test_guard_names_first_squad(void **state)
+{
+	const char *yaml[2] = {
+		"squads:\n  alpha:\n    hosts: [a1]\n  delta:\n    hosts: [d1]\n"
+		"  bravo:\n    hosts: [b1]\n  echo:\n    hosts: [e1]\n  charlie:\n    hosts: [c1]\n"
+		"swarms:\n  - {app: keep, version: '1', config: prod, proc: web, squad: alpha,"
+		" size: 4, command: /x}\n"};
+	const char *hosts[5] = {
+		"a1: M keep/prod/web@alpha cur 5000; M keep/prod/web@alpha cur 5001;"
+		" M keep/prod/web@alpha cur 5002; M keep/prod/web@alpha cur 5003",
+		"d1: M gone/prod/web@delta old 5000", "b1: M gone/prod/web@bravo old 5000",
+		"e1: M gone/prod/web@echo old 5000", "c1: M gone/prod/web@charlie old 5000"};
+	struct desired d;
+	struct live l;
+	struct plan p;
+	struct builder b = {&l, &d};
+
+	(void)state;
+	load(&d, yaml);
+	live_init(&l);
+	build_live(&b, hosts);
+	plan_build(&p, &d, &l);
+	assert_true(p.guard_tripped);
+	assert_non_null(strstr(p.guard_reason, "squad bravo (1)"));
+	plan_release(&p);
+	vec_release(&l.hosts);
+	live_release(&l);
+	desired_release(&d);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_rows),
 		cmocka_unit_test(test_classes),
+		cmocka_unit_test(test_guard_names_first_squad),
 	};
 	return cmocka_run_group_tests_name("planner", tests, NULL, NULL);
 }
