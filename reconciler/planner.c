@@ -84,8 +84,9 @@ struct hstate {
 	const struct live_host *live;
 	unsigned char *ports; /* bit per TCP port: taken */
 	int scan_first,
-		scan_from; /* in the range starting at scan_first, nothing free below scan_from */
-	size_t load;	   /* managed instances, plus the starts planned so far */
+		scan_from;  /* in the range starting at scan_first, nothing free below scan_from */
+	size_t load;	    /* managed instances, plus the starts planned so far */
+	size_t address_len; /* of live->address, which begins each of its nodes (reachable) */
 };
 
 /* The instances of one identity: c->order[first .. first + n). */
@@ -293,6 +294,7 @@ static void index_host(struct ctx *c, size_t hi)
 	const struct live_host *lh = h->live;
 
 	h->ports = arena_alloc(&c->tmp, 65536 / 8);
+	h->address_len = strlen(lh->address);
 	for (size_t i = 0; i < lh->nports; i++)
 		take_port(h, lh->ports[i]);
 	for (size_t i = 0; i < lh->nprograms; i++) {
@@ -374,12 +376,13 @@ static struct plan_pool *pool_of(struct ctx *c, const char *balancer, const char
 
 static const char *node(struct ctx *c, const struct hstate *h, int port)
 {
-	size_t alen = strlen(h->live->address), digits = 1;
+	size_t alen = h->address_len, digits = 1;
+	unsigned rest = (unsigned)port; /* never negative; unsigned divides by 10 in fewer steps */
 	char *out, *p;
 
 	/* address:port, written by hand in its exact size: this runs once per
-	 * routed instance (ports are never negative) */
-	for (int rest = port; rest >= 10; rest /= 10)
+	 * routed instance */
+	for (unsigned v = rest; v >= 10; v /= 10)
 		digits++;
 	out = arena_alloc_raw(&c->p->mem, alen + 1 + digits + 1);
 	memcpy(out, h->live->address, alen);
@@ -387,9 +390,9 @@ static const char *node(struct ctx *c, const struct hstate *h, int port)
 	p = out + alen + 1 + digits;
 	*p = '\0';
 	do {
-		*--p = (char)('0' + port % 10);
-		port /= 10;
-	} while (port);
+		*--p = (char)('0' + rest % 10);
+		rest /= 10;
+	} while (rest);
 	return out;
 }
 
