@@ -263,17 +263,20 @@ static void match_processes(struct ctx *c, struct hstate *h, size_t first)
 		strmap_release(&groups);
 		return;
 	}
-	/* a group may have several processes: its program gets the first */
+	/* a program paired, the walk moves past it: the next process is most
+	 * likely the next program's, one compare */
 	for (size_t k = 0; k < lh->nprocs; k++) {
+		const char *group = lh->procs[k].group;
 		int cmp = -1;
 
-		while (i < lh->nprograms &&
-		       (cmp = strcmp(lh->programs[i].name, lh->procs[k].group)) < 0)
+		while (i < lh->nprograms && (cmp = strcmp(lh->programs[i].name, group)) < 0)
 			i++;
-		if (cmp)
-			unmanaged(c, h, lh->procs[k].group);
-		else if (!c->insts.v[first + i].process)
-			c->insts.v[first + i].process = &lh->procs[k];
+		if (!cmp)
+			c->insts.v[first + i++].process = &lh->procs[k];
+		else if (!i || strcmp(lh->programs[i - 1].name, group))
+			unmanaged(c, h, group);
+		/* else a second process of the group just paired: its program
+		 * keeps the first */
 	}
 }
 
