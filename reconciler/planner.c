@@ -82,7 +82,7 @@ struct inst {
 
 struct hstate {
 	const struct live_host *live;
-	unsigned char *ports; /* bit per TCP port: taken */
+	unsigned char *ports; /* bit per port of c->port_first .. c->port_last: taken */
 	int scan_first,
 		scan_from;  /* in the range starting at scan_first, nothing free below scan_from */
 	size_t load;	    /* managed instances, plus the starts planned so far */
@@ -109,25 +109,36 @@ struct ctx {
 	struct strmap squads;	    /* squad -> size_t[2]: managed, vanished (the guard) */
 	struct strmap squad_hosts;  /* squad -> struct squad_hosts *, built once per squad */
 	struct strmap unchecked;    /* "host\nprogram" of live->unchecked */
+	/* the span of the desired squads' port ranges: only those ports are
+	 * ever looked for free, so a host's bitmap covers no others */
+	int port_first, port_last;
 	size_t vanished;
 	struct arena tmp;
 	struct buf b;
 };
 
-static bool port_taken(const struct hstate *h, int port)
+/* port is in the span: in a desired squad's range */
+static bool port_taken(const struct ctx *c, const struct hstate *h, int port)
 {
-	return h->ports[port >> 3] & (1u << (port & 7));
+	unsigned bit = (unsigned)(port - c->port_first);
+
+	return h->ports[bit >> 3] & (1u << (bit & 7));
 }
 
-static void take_port(struct hstate *h, int port)
+static void take_port(const struct ctx *c, struct hstate *h, int port)
 {
-	if (port > 0 && port < 65536)
-		h->ports[port >> 3] |= (unsigned char)(1u << (port & 7));
+	unsigned bit = (unsigned)(port - c->port_first);
+
+	if (port >= c->port_first && port <= c->port_last)
+		h->ports[bit >> 3] |= (unsigned char)(1u << (bit & 7));
 }
 
-static void free_port(struct hstate *h, int port)
+/* port is in the span: one a placement took */
+static void free_port(const struct ctx *c, struct hstate *h, int port)
 {
-	h->ports[port >> 3] &= (unsigned char)~(1u << (port & 7));
+	unsigned bit = (unsigned)(port - c->port_first);
+
+	h->ports[bit >> 3] &= (unsigned char)~(1u << (bit & 7));
 	if (port < h->scan_from)
 		h->scan_from = port;
 }
@@ -227,7 +238,7 @@ static void read_meta(struct inst *in, const struct live_program *lp)
 static void unmanaged(struct ctx *c, struct hstate *h, const char *group)
 {
 	/* a Velociraptor-style name holds its port */
-	take_port(h, progname_port(group));
+	take_port(c, h, progname_port(group));
 	add_entry(c, h, group, CLASS_UNMANAGED, REASON_COUNT, NULL);
 	c->p->unmanaged++;
 }
@@ -296,10 +307,12 @@ static void index_host(struct ctx *c, size_t hi)
 	struct hstate *h = &c->hosts[hi];
 	const struct live_host *lh = h->live;
 
-	h->ports = arena_alloc(&c->tmp, 65536 / 8);
+	h->ports = arena_alloc(&c->tmp, c->port_first <= c->port_last
+						? (size_t)(c->port_last - c->port_first) / 8 + 1
+						: 1);
 	h->address_len = strlen(lh->address);
 	for (size_t i = 0; i < lh->nports; i++)
-		take_port(h, lh->ports[i]);
+		take_port(c, h, lh->ports[i]);
 	for (size_t i = 0; i < lh->nprograms; i++) {
 		const struct live_program *lp = &lh->programs[i];
 		struct inst *in = vec_add(&c->insts);
@@ -310,7 +323,7 @@ static void index_host(struct ctx *c, size_t hi)
 				strmap_get(&c->unchecked, unchecked_key(c, lh->name, lp->name));
 		read_meta(in, lp);
 		intern_identity(c, in);
-		take_port(h, in->port);
+		take_port(c, h, in->port);
 		h->load++;
 		c->p->managed++;
 	}
@@ -521,13 +534,13 @@ struct swarm_work {
 
 /* Ports are only taken while a plan is made (and freed only to undo a
  * swarm), so the scan resumes where the last one found the range full. */
-static int lowest_port(struct hstate *h, const struct port_range *r)
+static int lowest_port(const struct ctx *c, struct hstate *h, const struct port_range *r)
 {
 	int p = h->scan_first == r->first && h->scan_from > r->first ? h->scan_from : r->first;
 
 	h->scan_first = r->first;
 	for (; p <= r->last; p++) {
-		if (!port_taken(h, p)) {
+		if (!port_taken(c, h, p)) {
 			h->scan_from = p;
 			return p;
 		}
@@ -566,7 +579,7 @@ static int place(struct ctx *c, struct swarm_work *w, const struct range *r, str
 		struct hstate *h = w->hosts[j];
 		struct hstate *b = best == SIZE_MAX ? NULL : w->hosts[best];
 
-		if (w->s->port == PORT_AUTO && !lowest_port(h, &w->q->ports))
+		if (w->s->port == PORT_AUTO && !lowest_port(c, h, &w->q->ports))
 			continue;
 		if (!b || w->count[j] < w->count[best] ||
 		    (w->count[j] == w->count[best] &&
@@ -580,9 +593,9 @@ static int place(struct ctx *c, struct swarm_work *w, const struct range *r, str
 	w->count[best]++;
 	(*out)->load++;
 	if (w->s->port == PORT_AUTO) {
-		*port = lowest_port(*out, &w->q->ports);
+		*port = lowest_port(c, *out, &w->q->ports);
 		*slot = 0;
-		take_port(*out, *port);
+		take_port(c, *out, *port);
 		vec_push(&w->placed, ((struct placed){*out, *port}));
 	} else {
 		*port = 0;
@@ -592,12 +605,12 @@ static int place(struct ctx *c, struct swarm_work *w, const struct range *r, str
 	return 0;
 }
 
-static void unplace(struct swarm_work *w)
+static void unplace(const struct ctx *c, struct swarm_work *w)
 {
 	for (size_t i = 0; i < w->placed.n; i++) {
 		w->placed.v[i].h->load--;
 		if (w->placed.v[i].port > 0)
-			free_port(w->placed.v[i].h, w->placed.v[i].port);
+			free_port(c, w->placed.v[i].h, w->placed.v[i].port);
 	}
 	w->placed.n = 0;
 }
@@ -963,7 +976,7 @@ static void plan_swarm(struct ctx *c, const struct swarm *s)
 				     w.q->ports.first, w.q->ports.last, w.q->name, deficit - k,
 				     deficit - k == 1 ? "" : "s");
 			/* nothing for this swarm: its old instances keep serving */
-			unplace(&w);
+			unplace(c, &w);
 			for (size_t i = 0; i < n; i++)
 				if (role[i] == ROLE_EXCESS)
 					c->hosts[c->insts.v[c->order[r->first + i]].host].load++;
@@ -1192,6 +1205,15 @@ void plan_build(struct plan *out, const struct desired *d, const struct live *l)
 							      l->unchecked.v[i].program)),
 			   (void *)&l->unchecked.v[i]);
 	c.hosts = arena_alloc(&c.tmp, (l->hosts.n ? l->hosts.n : 1) * sizeof(*c.hosts));
+	c.port_first = 1; /* none */
+	for (size_t i = 0; i < d->squads.n; i++) {
+		const struct port_range *r = &d->squads.v[i].ports;
+
+		if (!i || r->first < c.port_first)
+			c.port_first = r->first;
+		if (!i || r->last > c.port_last)
+			c.port_last = r->last;
+	}
 	{
 		size_t ninsts = 0;
 

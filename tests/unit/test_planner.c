@@ -151,6 +151,15 @@ static const struct row rows[] = {
 	 {"squads:\n  web:\n    hosts: [web1]\n" HELLO(1)},
 	 {"web1: L 5000"},
 	 {"+ web1 5001 new swarm"}},
+	{"squads' port ranges far apart: ports taken in each are seen",
+	 {"squads:\n  web:\n    hosts: [web1]\n    ports: {first: 5000, last: 5001}\n"
+	  "  api:\n    hosts: [api1]\n    ports: {first: 60000, last: 60002}\n"
+	  "swarms:\n  - {app: api, version: '1', config: prod, proc: web, squad: api, size: 1,"
+	  " command: /x}\n"
+	  "  - {app: hello, version: '1', config: prod, proc: web, squad: web, size: 1,"
+	  " command: /x}\n"},
+	 {"web1: L 5000; L 60001", "api1: L 60000; U legacy-1-prod-0badf00d-web-60001; L 5001"},
+	 {"+ api1 60002 new swarm", "+ web1 5001 new swarm"}},
 	{"port range exhausted: nothing for that swarm, others unaffected",
 	 {"squads:\n  web:\n    hosts: [web1]\n    ports: {first: 5000, last: 5000}\n"
 	  "  api:\n    hosts: [api1]\n"
