@@ -1135,8 +1135,11 @@ static void finish_pools(struct ctx *c)
 		sort_nodes(pp->before.v, pp->before.n);
 		sort_nodes(pp->after.v, pp->after.n);
 		pp->changed = pp->before.n != pp->after.n;
+		/* an instance's node is one string in both lists: equal pointers
+		 * need no compare */
 		for (size_t j = 0; !pp->changed && j < pp->after.n; j++)
-			pp->changed = strcmp(pp->before.v[j], pp->after.v[j]) != 0;
+			pp->changed = pp->before.v[j] != pp->after.v[j] &&
+				      strcmp(pp->before.v[j], pp->after.v[j]) != 0;
 		if (!pp->changed)
 			continue;
 		a = add_action(c, PLAN_ROUTE, REASON_POOL_CHANGED, NULL, NULL);
