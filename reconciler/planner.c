@@ -145,16 +145,18 @@ static void free_port(const struct ctx *c, struct hstate *h, int port)
 
 static int parse_int(const char *s)
 {
-	long v = 0;
+	unsigned v = 0;
 
 	if (!s || !*s)
 		return 0;
+	/* one test a digit: a non-digit wraps to above 9; past 65535 it is no port */
 	for (; *s; s++) {
-		if (*s < '0' || *s > '9' || v > 65535)
+		unsigned digit = (unsigned)(*s - '0');
+
+		if (digit > 9 || (v = v * 10 + digit) > 65535)
 			return 0;
-		v = v * 10 + (*s - '0');
 	}
-	return v > 65535 ? 0 : (int)v;
+	return (int)v;
 }
 
 /* Gives the instance its identity string, shared by every instance of it. */
