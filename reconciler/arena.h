@@ -21,6 +21,9 @@ struct arena {
 	}
 
 void *arena_alloc(struct arena *a, size_t size); /* zeroed, max-aligned */
+/* Not zeroed, max-aligned: for bytes the caller writes whole at once (a
+ * string copied in), where zeroing first would be wasted work. */
+void *arena_alloc_raw(struct arena *a, size_t size);
 char *arena_strndup(struct arena *a, const char *s, size_t n);
 char *arena_strdup(struct arena *a, const char *s);
 void *arena_memdup(struct arena *a, const void *p, size_t size);

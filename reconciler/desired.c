@@ -114,25 +114,34 @@ void desired_count(const struct desired *d, struct desired_counts *out)
 void swarm_identity(struct buf *out, const char *app, const char *config, const char *proc,
 		    const char *squad)
 {
-	const char *part[4] = {app ? app : "?", config ? config : "?", proc ? proc : "?",
-			       squad ? squad : "?"};
-	static const char sep[3] = {'/', '/', '@'};
-	size_t len[4], total = 3;
+	size_t la, lc, lp, lq, total;
 	char *p;
 
-	/* written in one piece: the planner builds one of these per live instance */
-	for (int i = 0; i < 4; i++)
-		total += len[i] = strlen(part[i]);
+	/* written in one piece, each part copied by its length, no loop: the
+	 * planner builds one of these per live instance */
+	app = app ? app : "?";
+	config = config ? config : "?";
+	proc = proc ? proc : "?";
+	squad = squad ? squad : "?";
+	la = strlen(app);
+	lc = strlen(config);
+	lp = strlen(proc);
+	lq = strlen(squad);
+	total = la + lc + lp + lq + 3;
 	if (buf_reserve(out, total) < 0)
 		return;
 	p = out->ptr + out->len;
-	for (int i = 0; i < 4; i++) {
-		memcpy(p, part[i], len[i]);
-		p += len[i];
-		if (i < 3)
-			*p++ = sep[i];
-	}
-	*p = '\0';
+	memcpy(p, app, la);
+	p += la;
+	*p++ = '/';
+	memcpy(p, config, lc);
+	p += lc;
+	*p++ = '/';
+	memcpy(p, proc, lp);
+	p += lp;
+	*p++ = '@';
+	memcpy(p, squad, lq);
+	p[lq] = '\0';
 	out->len += total;
 }
 

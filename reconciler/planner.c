@@ -82,10 +82,11 @@ struct inst {
 
 struct hstate {
 	const struct live_host *live;
-	unsigned char *ports; /* bit per TCP port: taken */
+	unsigned char *ports; /* bit per port of c->port_first .. c->port_last: taken */
 	int scan_first,
-		scan_from; /* in the range starting at scan_first, nothing free below scan_from */
-	size_t load;	   /* managed instances, plus the starts planned so far */
+		scan_from;  /* in the range starting at scan_first, nothing free below scan_from */
+	size_t load;	    /* managed instances, plus the starts planned so far */
+	size_t address_len; /* of live->address, which begins each of its nodes (reachable) */
 };
 
 /* The instances of one identity: c->order[first .. first + n). */
@@ -108,41 +109,54 @@ struct ctx {
 	struct strmap squads;	    /* squad -> size_t[2]: managed, vanished (the guard) */
 	struct strmap squad_hosts;  /* squad -> struct squad_hosts *, built once per squad */
 	struct strmap unchecked;    /* "host\nprogram" of live->unchecked */
+	/* the span of the desired squads' port ranges: only those ports are
+	 * ever looked for free, so a host's bitmap covers no others */
+	int port_first, port_last;
 	size_t vanished;
 	struct arena tmp;
 	struct buf b;
 };
 
-static bool port_taken(const struct hstate *h, int port)
+/* port is in the span: in a desired squad's range */
+static bool port_taken(const struct ctx *c, const struct hstate *h, int port)
 {
-	return h->ports[port >> 3] & (1u << (port & 7));
+	unsigned bit = (unsigned)(port - c->port_first);
+
+	return h->ports[bit >> 3] & (1u << (bit & 7));
 }
 
-static void take_port(struct hstate *h, int port)
+static void take_port(const struct ctx *c, struct hstate *h, int port)
 {
-	if (port > 0 && port < 65536)
-		h->ports[port >> 3] |= (unsigned char)(1u << (port & 7));
+	unsigned bit = (unsigned)(port - c->port_first);
+
+	if (port >= c->port_first && port <= c->port_last)
+		h->ports[bit >> 3] |= (unsigned char)(1u << (bit & 7));
 }
 
-static void free_port(struct hstate *h, int port)
+/* port is in the span: one a placement took */
+static void free_port(const struct ctx *c, struct hstate *h, int port)
 {
-	h->ports[port >> 3] &= (unsigned char)~(1u << (port & 7));
+	unsigned bit = (unsigned)(port - c->port_first);
+
+	h->ports[bit >> 3] &= (unsigned char)~(1u << (bit & 7));
 	if (port < h->scan_from)
 		h->scan_from = port;
 }
 
 static int parse_int(const char *s)
 {
-	long v = 0;
+	unsigned v = 0;
 
 	if (!s || !*s)
 		return 0;
+	/* one test a digit: a non-digit wraps to above 9; past 65535 it is no port */
 	for (; *s; s++) {
-		if (*s < '0' || *s > '9' || v > 65535)
+		unsigned digit = (unsigned)(*s - '0');
+
+		if (digit > 9 || (v = v * 10 + digit) > 65535)
 			return 0;
-		v = v * 10 + (*s - '0');
 	}
-	return v > 65535 ? 0 : (int)v;
+	return (int)v;
 }
 
 /* Gives the instance its identity string, shared by every instance of it. */
@@ -183,37 +197,38 @@ static void read_meta(struct inst *in, const struct live_program *lp)
 {
 	const char *port = NULL, *slot = NULL;
 
-	/* one pass over the metadata, dispatching on the key's first letter:
-	 * this runs for every managed program of the fleet */
+	/* one pass over the metadata, dispatching on the key's length, then
+	 * comparing that many bytes (which the compiler does inline, where
+	 * strcmp is a call): this runs for every key of every managed program */
 	for (size_t i = 0; i < lp->nmeta; i++) {
 		const char *k = lp->meta[i].key, *v = lp->meta[i].value;
 
-		switch (k[0]) {
-		case 'a':
-			if (!strcmp(k, "app"))
+		switch (strlen(k)) {
+		case 3:
+			if (!memcmp(k, "app", 3))
 				in->app = v;
 			break;
-		case 'c':
-			if (!strcmp(k, "config"))
+		case 4:
+			if (!memcmp(k, "proc", 4))
+				in->proc = v;
+			else if (!memcmp(k, "port", 4))
+				port = v;
+			else if (!memcmp(k, "pool", 4))
+				in->pool = *v ? v : NULL;
+			else if (!memcmp(k, "slot", 4))
+				slot = v;
+			break;
+		case 5:
+			if (!memcmp(k, "squad", 5))
+				in->squad = v;
+			break;
+		case 6:
+			if (!memcmp(k, "config", 6))
 				in->config = v;
 			break;
-		case 'p':
-			if (!strcmp(k, "proc"))
-				in->proc = v;
-			else if (!strcmp(k, "port"))
-				port = v;
-			else if (!strcmp(k, "pool"))
-				in->pool = *v ? v : NULL;
-			break;
-		case 'r':
-			if (!strcmp(k, "release"))
+		case 7:
+			if (!memcmp(k, "release", 7))
 				in->release = v;
-			break;
-		case 's':
-			if (!strcmp(k, "squad"))
-				in->squad = v;
-			else if (!strcmp(k, "slot"))
-				slot = v;
 			break;
 		}
 	}
@@ -221,67 +236,61 @@ static void read_meta(struct inst *in, const struct live_program *lp)
 	in->slot = parse_int(slot);
 }
 
-/* Whether `name` is among the host's managed programs. supervisord lists
- * processes sorted by group and the plugin lists programs sorted by name, so
- * a merge walk does; a map serves hosts that answer otherwise. */
-struct owned_index {
-	const struct live_host *lh;
-	bool sorted;
-	size_t next;
-	struct strmap map;
-};
-
-static void owned_init(struct owned_index *o, const struct live_host *lh)
+/* A process of the host that is no managed program's. */
+static void unmanaged(struct ctx *c, struct hstate *h, const char *group)
 {
-	memset(o, 0, sizeof(*o));
-	o->lh = lh;
-	o->sorted = true;
-	for (size_t i = 1; i < lh->nprograms && o->sorted; i++)
-		o->sorted = strcmp(lh->programs[i - 1].name, lh->programs[i].name) < 0;
-	for (size_t i = 1; i < lh->nprocs && o->sorted; i++)
-		o->sorted = strcmp(lh->procs[i - 1].group, lh->procs[i].group) <= 0;
-	if (!o->sorted)
-		for (size_t i = 0; i < lh->nprograms; i++)
-			strmap_put(&o->map, lh->programs[i].name, (void *)&lh->programs[i]);
+	/* a Velociraptor-style name holds its port */
+	take_port(c, h, progname_port(group));
+	add_entry(c, h, group, CLASS_UNMANAGED, REASON_COUNT, NULL);
+	c->p->unmanaged++;
 }
 
-static bool owned_has(struct owned_index *o, const char *group)
+/* Pairs the host's programs (its instances from c->insts.v[first]) with
+ * its processes: a program without one was never loaded by supervisord
+ * (an apply interrupted between putProgram and addProcessGroup leaves
+ * that), a process without one is unmanaged. supervisord lists processes
+ * sorted by group and the plugin lists programs sorted by name, so one
+ * merge walk does both; maps serve hosts that answer otherwise. */
+static void match_processes(struct ctx *c, struct hstate *h, size_t first)
 {
-	if (!o->sorted)
-		return strmap_get(&o->map, group) != NULL;
-	while (o->next < o->lh->nprograms && strcmp(o->lh->programs[o->next].name, group) < 0)
-		o->next++;
-	return o->next < o->lh->nprograms && !strcmp(o->lh->programs[o->next].name, group);
-}
-
-/* Which managed programs supervisord has loaded: a program file without a
- * process is what an apply interrupted between putProgram and
- * addProcessGroup leaves behind. Both lists come sorted; a map otherwise. */
-static void mark_loaded(struct ctx *c, const struct live_host *lh, size_t first)
-{
-	struct strmap groups = STRMAP_INIT;
+	const struct live_host *lh = h->live;
+	struct strmap names = STRMAP_INIT, groups = STRMAP_INIT;
 	bool sorted = true;
+	size_t i = 0;
 
-	for (size_t i = 1; i < lh->nprocs && sorted; i++)
-		sorted = strcmp(lh->procs[i - 1].group, lh->procs[i].group) <= 0;
-	for (size_t i = 1; i < lh->nprograms && sorted; i++)
-		sorted = strcmp(lh->programs[i - 1].name, lh->programs[i].name) < 0;
-	if (!sorted)
-		for (size_t i = 0; i < lh->nprocs; i++)
-			strmap_put(&groups, lh->procs[i].group, (void *)&lh->procs[i]);
-	for (size_t i = 0, k = 0; i < lh->nprograms; i++) {
-		const char *name = lh->programs[i].name;
-
-		if (!sorted) {
-			c->insts.v[first + i].process = strmap_get(&groups, name);
-			continue;
-		}
-		while (k < lh->nprocs && strcmp(lh->procs[k].group, name) < 0)
-			k++;
-		c->insts.v[first + i].process =
-			k < lh->nprocs && !strcmp(lh->procs[k].group, name) ? &lh->procs[k] : NULL;
+	for (size_t k = 1; k < lh->nprograms && sorted; k++)
+		sorted = strcmp(lh->programs[k - 1].name, lh->programs[k].name) < 0;
+	for (size_t k = 1; k < lh->nprocs && sorted; k++)
+		sorted = strcmp(lh->procs[k - 1].group, lh->procs[k].group) <= 0;
+	if (!sorted) {
+		for (size_t k = 0; k < lh->nprograms; k++)
+			strmap_put(&names, lh->programs[k].name, (void *)&lh->programs[k]);
+		for (size_t k = 0; k < lh->nprocs; k++)
+			strmap_put(&groups, lh->procs[k].group, (void *)&lh->procs[k]);
+		for (size_t k = 0; k < lh->nprograms; k++)
+			c->insts.v[first + k].process = strmap_get(&groups, lh->programs[k].name);
+		for (size_t k = 0; k < lh->nprocs; k++)
+			if (!strmap_get(&names, lh->procs[k].group))
+				unmanaged(c, h, lh->procs[k].group);
+		strmap_release(&names);
+		strmap_release(&groups);
+		return;
 	}
-	strmap_release(&groups);
+	/* a program paired, the walk moves past it: the next process is most
+	 * likely the next program's, one compare */
+	for (size_t k = 0; k < lh->nprocs; k++) {
+		const char *group = lh->procs[k].group;
+		int cmp = -1;
+
+		while (i < lh->nprograms && (cmp = strcmp(lh->programs[i].name, group)) < 0)
+			i++;
+		if (!cmp)
+			c->insts.v[first + i++].process = &lh->procs[k];
+		else if (!i || strcmp(lh->programs[i - 1].name, group))
+			unmanaged(c, h, group);
+		/* else a second process of the group just paired: its program
+		 * keeps the first */
+	}
 }
 
 /* The key of an instance in the map of unchecked ones (in c->b). */
@@ -299,11 +308,13 @@ static void index_host(struct ctx *c, size_t hi)
 {
 	struct hstate *h = &c->hosts[hi];
 	const struct live_host *lh = h->live;
-	struct owned_index owned;
 
-	h->ports = arena_alloc(&c->tmp, 65536 / 8);
+	h->ports = arena_alloc(&c->tmp, c->port_first <= c->port_last
+						? (size_t)(c->port_last - c->port_first) / 8 + 1
+						: 1);
+	h->address_len = strlen(lh->address);
 	for (size_t i = 0; i < lh->nports; i++)
-		take_port(h, lh->ports[i]);
+		take_port(c, h, lh->ports[i]);
 	for (size_t i = 0; i < lh->nprograms; i++) {
 		const struct live_program *lp = &lh->programs[i];
 		struct inst *in = vec_add(&c->insts);
@@ -314,23 +325,11 @@ static void index_host(struct ctx *c, size_t hi)
 				strmap_get(&c->unchecked, unchecked_key(c, lh->name, lp->name));
 		read_meta(in, lp);
 		intern_identity(c, in);
-		take_port(h, in->port);
+		take_port(c, h, in->port);
 		h->load++;
 		c->p->managed++;
 	}
-	owned_init(&owned, lh);
-	mark_loaded(c, lh, c->insts.n - lh->nprograms);
-	for (size_t i = 0; i < lh->nprocs; i++) {
-		const char *group = lh->procs[i].group;
-
-		if (owned_has(&owned, group))
-			continue;
-		/* a Velociraptor-style name holds its port */
-		take_port(h, progname_port(group));
-		add_entry(c, h, group, CLASS_UNMANAGED, REASON_COUNT, NULL);
-		c->p->unmanaged++;
-	}
-	strmap_release(&owned.map);
+	match_processes(c, h, c->insts.n - lh->nprograms);
 }
 
 /* Lays the instances out grouped by identity (no sort: each group keeps
@@ -395,18 +394,23 @@ static struct plan_pool *pool_of(struct ctx *c, const char *balancer, const char
 
 static const char *node(struct ctx *c, const struct hstate *h, int port)
 {
-	size_t alen = strlen(h->live->address);
-	char *out = arena_alloc(&c->p->mem, alen + 7), *p = out + alen + 6;
+	size_t alen = h->address_len, digits = 1;
+	unsigned rest = (unsigned)port; /* never negative; unsigned divides by 10 in fewer steps */
+	char *out, *p;
 
-	/* address:port, written by hand: this runs once per routed instance */
+	/* address:port, written by hand in its exact size: this runs once per
+	 * routed instance */
+	for (unsigned v = rest; v >= 10; v /= 10)
+		digits++;
+	out = arena_alloc_raw(&c->p->mem, alen + 1 + digits + 1);
 	memcpy(out, h->live->address, alen);
 	out[alen] = ':';
+	p = out + alen + 1 + digits;
 	*p = '\0';
 	do {
-		*--p = (char)('0' + port % 10);
-		port /= 10;
-	} while (port);
-	memmove(out + alen + 1, p, strlen(p) + 1);
+		*--p = (char)('0' + rest % 10);
+		rest /= 10;
+	} while (rest);
 	return out;
 }
 
@@ -532,13 +536,13 @@ struct swarm_work {
 
 /* Ports are only taken while a plan is made (and freed only to undo a
  * swarm), so the scan resumes where the last one found the range full. */
-static int lowest_port(struct hstate *h, const struct port_range *r)
+static int lowest_port(const struct ctx *c, struct hstate *h, const struct port_range *r)
 {
 	int p = h->scan_first == r->first && h->scan_from > r->first ? h->scan_from : r->first;
 
 	h->scan_first = r->first;
 	for (; p <= r->last; p++) {
-		if (!port_taken(h, p)) {
+		if (!port_taken(c, h, p)) {
 			h->scan_from = p;
 			return p;
 		}
@@ -577,7 +581,7 @@ static int place(struct ctx *c, struct swarm_work *w, const struct range *r, str
 		struct hstate *h = w->hosts[j];
 		struct hstate *b = best == SIZE_MAX ? NULL : w->hosts[best];
 
-		if (w->s->port == PORT_AUTO && !lowest_port(h, &w->q->ports))
+		if (w->s->port == PORT_AUTO && !lowest_port(c, h, &w->q->ports))
 			continue;
 		if (!b || w->count[j] < w->count[best] ||
 		    (w->count[j] == w->count[best] &&
@@ -591,9 +595,9 @@ static int place(struct ctx *c, struct swarm_work *w, const struct range *r, str
 	w->count[best]++;
 	(*out)->load++;
 	if (w->s->port == PORT_AUTO) {
-		*port = lowest_port(*out, &w->q->ports);
+		*port = lowest_port(c, *out, &w->q->ports);
 		*slot = 0;
-		take_port(*out, *port);
+		take_port(c, *out, *port);
 		vec_push(&w->placed, ((struct placed){*out, *port}));
 	} else {
 		*port = 0;
@@ -603,12 +607,12 @@ static int place(struct ctx *c, struct swarm_work *w, const struct range *r, str
 	return 0;
 }
 
-static void unplace(struct swarm_work *w)
+static void unplace(const struct ctx *c, struct swarm_work *w)
 {
 	for (size_t i = 0; i < w->placed.n; i++) {
 		w->placed.v[i].h->load--;
 		if (w->placed.v[i].port > 0)
-			free_port(w->placed.v[i].h, w->placed.v[i].port);
+			free_port(c, w->placed.v[i].h, w->placed.v[i].port);
 	}
 	w->placed.n = 0;
 }
@@ -847,6 +851,8 @@ static void plan_swarm(struct ctx *c, const struct swarm *s)
 	if (s->routed) {
 		pool = pool_of(c, s->routing.balancer, s->routing.pool);
 		pool_from = pool->after.n;
+		/* what it keeps and what it starts come to its size */
+		vec_reserve(&pool->after, pool_from + (size_t)s->size);
 	}
 
 	/* each instance of the identity: out of the squad, stale, or current */
@@ -972,7 +978,7 @@ static void plan_swarm(struct ctx *c, const struct swarm *s)
 				     w.q->ports.first, w.q->ports.last, w.q->name, deficit - k,
 				     deficit - k == 1 ? "" : "s");
 			/* nothing for this swarm: its old instances keep serving */
-			unplace(&w);
+			unplace(c, &w);
 			for (size_t i = 0; i < n; i++)
 				if (role[i] == ROLE_EXCESS)
 					c->hosts[c->insts.v[c->order[r->first + i]].host].load++;
@@ -1099,6 +1105,7 @@ static void finish_pools(struct ctx *c)
 		const struct live_pool *lp = &c->l->pools.v[i];
 		struct plan_pool *pp = pool_of(c, lp->balancer, lp->pool);
 
+		vec_reserve(&pp->before, pp->before.n + lp->n);
 		for (size_t j = 0; j < lp->n; j++)
 			vec_push(&pp->before, lp->nodes[j]);
 	}
@@ -1113,6 +1120,8 @@ static void finish_pools(struct ctx *c)
 		if (!last_key || strcmp(last_key, in->pool)) {
 			last = pool_by_key(c, in->pool);
 			last_key = in->pool;
+			/* room for the rest of its identity, which likely follows */
+			vec_reserve(&last->before, last->before.n + (in->range ? in->range->n : 1));
 		}
 		vec_push(&last->before, inst_node(c, in));
 	}
@@ -1128,8 +1137,11 @@ static void finish_pools(struct ctx *c)
 		sort_nodes(pp->before.v, pp->before.n);
 		sort_nodes(pp->after.v, pp->after.n);
 		pp->changed = pp->before.n != pp->after.n;
+		/* an instance's node is one string in both lists: equal pointers
+		 * need no compare */
 		for (size_t j = 0; !pp->changed && j < pp->after.n; j++)
-			pp->changed = strcmp(pp->before.v[j], pp->after.v[j]) != 0;
+			pp->changed = pp->before.v[j] != pp->after.v[j] &&
+				      strcmp(pp->before.v[j], pp->after.v[j]) != 0;
 		if (!pp->changed)
 			continue;
 		a = add_action(c, PLAN_ROUTE, REASON_POOL_CHANGED, NULL, NULL);
@@ -1153,17 +1165,24 @@ static void guard(struct ctx *c)
 			"%zu of %zu managed instances would stop because their swarms vanished from the desired state",
 			c->vanished, c->p->managed);
 	} else {
+		const char *squad = NULL;
+		size_t managed = 0;
+
+		/* the first such squad by name: the map's order is its hash's */
 		for (size_t i = 0; i < c->squads.alloc; i++) {
+			const char *name = c->squads.slots[i].key;
 			const size_t *n = c->squads.slots[i].value;
 
-			if (n && n[0] && n[1] == n[0]) {
-				buf_printf(
-					&c->b,
-					"every managed instance of squad %s (%zu) would stop because their swarms vanished from the desired state",
-					c->squads.slots[i].key, n[0]);
-				break;
+			if (n && n[0] && n[1] == n[0] && (!squad || strcmp(name, squad) < 0)) {
+				squad = name;
+				managed = n[0];
 			}
 		}
+		if (squad)
+			buf_printf(
+				&c->b,
+				"every managed instance of squad %s (%zu) would stop because their swarms vanished from the desired state",
+				squad, managed);
 	}
 	if (c->b.len) {
 		c->p->guard_tripped = true;
@@ -1191,6 +1210,23 @@ void plan_build(struct plan *out, const struct desired *d, const struct live *l)
 							      l->unchecked.v[i].program)),
 			   (void *)&l->unchecked.v[i]);
 	c.hosts = arena_alloc(&c.tmp, (l->hosts.n ? l->hosts.n : 1) * sizeof(*c.hosts));
+	c.port_first = 1; /* none */
+	for (size_t i = 0; i < d->squads.n; i++) {
+		const struct port_range *r = &d->squads.v[i].ports;
+
+		if (!i || r->first < c.port_first)
+			c.port_first = r->first;
+		if (!i || r->last > c.port_last)
+			c.port_last = r->last;
+	}
+	{
+		size_t ninsts = 0;
+
+		for (size_t i = 0; i < l->hosts.n; i++)
+			if (l->hosts.v[i].reachable)
+				ninsts += l->hosts.v[i].nprograms;
+		vec_reserve(&c.insts, ninsts);
+	}
 	for (size_t i = 0; i < l->hosts.n; i++) {
 		c.hosts[i].live = &l->hosts.v[i];
 		strmap_put(&c.host_by_name, l->hosts.v[i].name, &c.hosts[i]);

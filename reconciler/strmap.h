@@ -1,16 +1,21 @@
 /*
- * A string-keyed hash map (open addressing, FNV-1a). Keys are borrowed: the
- * caller keeps them alive as long as the map, which is how the loader uses it
- * (keys live in the model's arena).
+ * A string-keyed hash map (open addressing, a multiplicative hash eight
+ * bytes at a time). Keys are borrowed: the caller keeps them alive as long
+ * as the map, which is how the loader uses it (keys live in the model's
+ * arena). The slots' order is the hash's: a caller that walks them and shows
+ * what it finds picks by something of its own, not by position.
  */
 #ifndef RAPTOR_STRMAP_H
 #define RAPTOR_STRMAP_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 struct strmap_slot {
 	const char *key;
 	void *value;
+	uint64_t hash; /* the key's: a probe passes other keys without strcmp, growth
+			  moves keys without hashing them again */
 };
 
 struct strmap {

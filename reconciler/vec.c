@@ -20,11 +20,6 @@ void vec_grow_(void **items, size_t *alloc, size_t want, size_t size)
 	*alloc = n;
 }
 
-void *vec_zero_(void *p, size_t size)
-{
-	return memset(p, 0, size);
-}
-
 void vec_free_(void *p)
 {
 	free(p);

@@ -151,6 +151,15 @@ static const struct row rows[] = {
 	 {"squads:\n  web:\n    hosts: [web1]\n" HELLO(1)},
 	 {"web1: L 5000"},
 	 {"+ web1 5001 new swarm"}},
+	{"squads' port ranges far apart: ports taken in each are seen",
+	 {"squads:\n  web:\n    hosts: [web1]\n    ports: {first: 5000, last: 5001}\n"
+	  "  api:\n    hosts: [api1]\n    ports: {first: 60000, last: 60002}\n"
+	  "swarms:\n  - {app: api, version: '1', config: prod, proc: web, squad: api, size: 1,"
+	  " command: /x}\n"
+	  "  - {app: hello, version: '1', config: prod, proc: web, squad: web, size: 1,"
+	  " command: /x}\n"},
+	 {"web1: L 5000; L 60001", "api1: L 60000; U legacy-1-prod-0badf00d-web-60001; L 5001"},
+	 {"+ api1 60002 new swarm", "+ web1 5001 new swarm"}},
 	{"port range exhausted: nothing for that swarm, others unaffected",
 	 {"squads:\n  web:\n    hosts: [web1]\n    ports: {first: 5000, last: 5000}\n"
 	  "  api:\n    hosts: [api1]\n"
@@ -701,11 +710,44 @@ static void test_classes(void **state)
 	desired_release(&d);
 }
 
+/* Several squads losing every instance: the guard names the first by name,
+ * whatever the order of the planner's maps. */
+static void test_guard_names_first_squad(void **state)
+{
+	const char *yaml[2] = {
+		"squads:\n  alpha:\n    hosts: [a1]\n  delta:\n    hosts: [d1]\n"
+		"  bravo:\n    hosts: [b1]\n  echo:\n    hosts: [e1]\n  charlie:\n    hosts: [c1]\n"
+		"swarms:\n  - {app: keep, version: '1', config: prod, proc: web, squad: alpha,"
+		" size: 4, command: /x}\n"};
+	const char *hosts[5] = {
+		"a1: M keep/prod/web@alpha cur 5000; M keep/prod/web@alpha cur 5001;"
+		" M keep/prod/web@alpha cur 5002; M keep/prod/web@alpha cur 5003",
+		"d1: M gone/prod/web@delta old 5000", "b1: M gone/prod/web@bravo old 5000",
+		"e1: M gone/prod/web@echo old 5000", "c1: M gone/prod/web@charlie old 5000"};
+	struct desired d;
+	struct live l;
+	struct plan p;
+	struct builder b = {&l, &d};
+
+	(void)state;
+	load(&d, yaml);
+	live_init(&l);
+	build_live(&b, hosts);
+	plan_build(&p, &d, &l);
+	assert_true(p.guard_tripped);
+	assert_non_null(strstr(p.guard_reason, "squad bravo (1)"));
+	plan_release(&p);
+	vec_release(&l.hosts);
+	live_release(&l);
+	desired_release(&d);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_rows),
 		cmocka_unit_test(test_classes),
+		cmocka_unit_test(test_guard_names_first_squad),
 	};
 	return cmocka_run_group_tests_name("planner", tests, NULL, NULL);
 }
