@@ -1,11 +1,15 @@
 /* Fleet fan-out; see fleet.h. */
 #include "fleet.h"
 
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "credentials.h"
 #include "http.h"
+#include "xalloc.h"
 #include "xmlrpc.h"
 #include "banned.h"
 
@@ -277,19 +281,43 @@ cleanup:
 	return rc;
 }
 
-static void on_batch_done(void *ctx, const struct http_result *res)
+/* ---- answers decoded beside the transfers ---- */
+
+/*
+ * Decoding a host's XML is most of what a large fleet's query costs, and it
+ * needs nothing but the answer, so it runs on worker threads, one per core,
+ * while the caller's thread keeps the transfers going. Each batch is decoded
+ * into its own arena; the batches' `done` callbacks (which write a shared
+ * live model) run one at a time, under done_lock. A queue longer than two
+ * answers a worker is decoded by the caller's thread itself, so answers
+ * waiting in memory stay few however fast the hosts reply.
+ */
+struct decode_job {
+	struct fleet_batch *b;
+	struct buf body;
+	struct decode_job *next;
+};
+
+struct fleet_decoders {
+	pthread_mutex_t lock; /* the queue */
+	pthread_cond_t work;  /* a job was queued, or the run is over */
+	pthread_mutex_t done_lock;
+	struct decode_job *head, **tail;
+	size_t queued;
+	bool closing;
+	pthread_t *threads;
+	unsigned n;
+};
+
+#define FLEET_DECODERS_MAX 8
+
+/* The answer's calls, or the reason the batch failed, in the batch. */
+static void decode_answer(struct fleet_batch *b, const struct buf *body)
 {
-	struct fleet_batch *b = ctx;
 	struct error err = ERROR_INIT;
 	size_t n;
 
-	b->seconds = res->seconds;
-	if (res->failed) {
-		b->error = arena_strdup(&b->mem, res->error);
-		goto cleanup;
-	}
-	if (xr_parse_response(&b->resp, res->body->ptr ? res->body->ptr : "", res->body->len,
-			      &err) < 0) {
+	if (xr_parse_response(&b->resp, body->ptr ? body->ptr : "", body->len, &err) < 0) {
 		error_prefix(&err, "malformed XML-RPC answer: ");
 		b->error = arena_strdup(&b->mem, error_msg(&err));
 		goto cleanup;
@@ -323,12 +351,125 @@ static void on_batch_done(void *ctx, const struct http_result *res)
 		}
 	}
 cleanup:
+	error_release(&err);
+}
+
+static void finish_batch(struct fleet_decoders *d, struct fleet_batch *b)
+{
 	if (b->error)
 		for (size_t i = 0; i < b->ncalls; i++)
 			b->calls[i].fault = b->error;
-	error_release(&err);
-	if (b->done)
-		b->done(b, b->done_ctx);
+	if (!b->done)
+		return;
+	pthread_mutex_lock(&d->done_lock);
+	b->done(b, b->done_ctx);
+	pthread_mutex_unlock(&d->done_lock);
+}
+
+static void *decoder(void *arg)
+{
+	struct fleet_decoders *d = arg;
+
+	pthread_mutex_lock(&d->lock);
+	for (;;) {
+		struct decode_job *j = d->head;
+
+		if (!j) {
+			if (d->closing)
+				break;
+			pthread_cond_wait(&d->work, &d->lock);
+			continue;
+		}
+		d->head = j->next;
+		if (!d->head)
+			d->tail = &d->head;
+		d->queued--;
+		pthread_mutex_unlock(&d->lock);
+		decode_answer(j->b, &j->body);
+		buf_release(&j->body);
+		finish_batch(d, j->b);
+		free(j);
+		pthread_mutex_lock(&d->lock);
+	}
+	pthread_mutex_unlock(&d->lock);
+	return NULL;
+}
+
+static void decoders_start(struct fleet_decoders *d, size_t batches)
+{
+	long cores = sysconf(_SC_NPROCESSORS_ONLN);
+	size_t want = cores > 1 ? (size_t)cores : 0;
+
+	memset(d, 0, sizeof(*d));
+	pthread_mutex_init(&d->lock, NULL);
+	pthread_cond_init(&d->work, NULL);
+	pthread_mutex_init(&d->done_lock, NULL);
+	d->tail = &d->head;
+	if (want > FLEET_DECODERS_MAX)
+		want = FLEET_DECODERS_MAX;
+	if (want > batches)
+		want = batches;
+	if (want < 2)
+		return; /* the caller's thread decodes as answers come */
+	xr_init();	/* libxml2's process-wide set-up, before any thread parses */
+	d->threads = xcalloc(want, sizeof(*d->threads));
+	for (size_t i = 0; i < want; i++)
+		if (!pthread_create(&d->threads[d->n], NULL, decoder, d))
+			d->n++;
+}
+
+/* Waits for every queued answer to be decoded and its batch finished. */
+static void decoders_stop(struct fleet_decoders *d)
+{
+	pthread_mutex_lock(&d->lock);
+	d->closing = true;
+	pthread_cond_broadcast(&d->work);
+	pthread_mutex_unlock(&d->lock);
+	for (unsigned i = 0; i < d->n; i++)
+		pthread_join(d->threads[i], NULL);
+	free(d->threads);
+	pthread_mutex_destroy(&d->lock);
+	pthread_cond_destroy(&d->work);
+	pthread_mutex_destroy(&d->done_lock);
+}
+
+/* Hands the answer to a worker; false when there is none, or the queue is
+ * long enough that the caller had better decode this one itself. */
+static bool decoders_take(struct fleet_decoders *d, struct fleet_batch *b, struct buf *body)
+{
+	struct decode_job *j;
+
+	if (!d->n)
+		return false;
+	pthread_mutex_lock(&d->lock);
+	if (d->queued >= 2 * (size_t)d->n) {
+		pthread_mutex_unlock(&d->lock);
+		return false;
+	}
+	j = xcalloc(1, sizeof(*j));
+	j->b = b;
+	j->body = *body; /* the answer's bytes change hands, not copied */
+	*body = (struct buf)BUF_INIT;
+	*d->tail = j;
+	d->tail = &j->next;
+	d->queued++;
+	pthread_cond_signal(&d->work);
+	pthread_mutex_unlock(&d->lock);
+	return true;
+}
+
+static void on_batch_done(void *ctx, const struct http_result *res)
+{
+	struct fleet_batch *b = ctx;
+
+	b->seconds = res->seconds;
+	if (res->failed)
+		b->error = arena_strdup(&b->mem, res->error);
+	else if (decoders_take(b->decoders, b, res->body))
+		return;
+	else
+		decode_answer(b, res->body);
+	finish_batch(b->decoders, b);
 }
 
 int fleet_call_run(struct fleet_batch *batches, size_t n, const struct fleet_opts *o,
@@ -337,8 +478,10 @@ int fleet_call_run(struct fleet_batch *batches, size_t n, const struct fleet_opt
 	struct buf userpwd = BUF_INIT, body = BUF_INIT;
 	struct arena tree = ARENA_INIT;
 	struct http_multi *m = NULL;
+	struct fleet_decoders dec;
 	int rc = -1;
 
+	decoders_start(&dec, n);
 	if (o->credentials && credentials_load(&userpwd, o->credentials, err) < 0)
 		goto cleanup;
 	m = http_multi_new(o->concurrency);
@@ -357,6 +500,7 @@ int fleet_call_run(struct fleet_batch *batches, size_t n, const struct fleet_opt
 
 		if (!b->ncalls)
 			continue;
+		b->decoders = &dec;
 		/* the request's tree only lives until it is encoded (the transfer
 		 * keeps the bytes): one small arena, reused, not one per host */
 		arena_release(&tree);
@@ -383,6 +527,7 @@ int fleet_call_run(struct fleet_batch *batches, size_t n, const struct fleet_opt
 		goto cleanup;
 	rc = 0;
 cleanup:
+	decoders_stop(&dec);
 	http_multi_free(m);
 	if (userpwd.ptr)
 		explicit_bzero(userpwd.ptr, userpwd.len);

@@ -20,6 +20,8 @@
 
 #define RAPTOR_PLUGIN_API 2
 
+struct fleet_decoders;
+
 struct fleet_target {
 	const char *name, *address, *squad, *url;
 };
@@ -68,11 +70,14 @@ struct fleet_batch {
 	 * so that a large fleet's answers need not all be held at once */
 	void (*done)(struct fleet_batch *b, void *ctx);
 	void *done_ctx;
+	struct fleet_decoders *decoders; /* fleet_call_run's own */
 };
 
 struct xr_value;
 /* Sends every batch at once, one round trip per host; each call's result or
- * fault lands in its fleet_call. -1 only when nothing could be sent. */
+ * fault lands in its fleet_call. -1 only when nothing could be sent. The
+ * answers are decoded on worker threads; `done` callbacks run one at a
+ * time, on whichever thread decoded, all before this returns. */
 int fleet_call_run(struct fleet_batch *batches, size_t n, const struct fleet_opts *o,
 		   struct error *err);
 void fleet_batch_release(struct fleet_batch *b);

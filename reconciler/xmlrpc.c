@@ -1546,6 +1546,11 @@ cleanup:
 	return rc;
 }
 
+void xr_init(void)
+{
+	xmlInitParser();
+}
+
 void xr_response_release(struct xr_response *r)
 {
 	arena_release(&r->mem);

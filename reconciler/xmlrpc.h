@@ -122,6 +122,8 @@ struct xr_response {
  * (xr_response_release is safe and does nothing).
  */
 int xr_parse_response(struct xr_response *out, const char *body, size_t len, struct error *err);
+/* libxml2's process-wide set-up: once, before responses are parsed on threads. */
+void xr_init(void);
 void xr_response_release(struct xr_response *r);
 
 /* Typed accessors: each returns 0, or -1 with a message naming `what` and
