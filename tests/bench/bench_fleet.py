@@ -564,10 +564,10 @@ def explain(R, res, targets):
     cg = R.get("callgrind")
     shares = cg[3] if cg else {}
     if any("limit" in m or "faster" in m for m in missed):
-        text = ("- time: `raptor status` over %s hosts takes %s, of which %s is CPU (user + system, one thread) and %s "
-                "is not: round trips that did not overlap the work (%s of round trips in all) and, on a loaded "
-                "machine, waiting for a CPU. The XML decoding alone (%s × %.0f µs) is %s." % (
-                    "{:,}".format(big), fmt_s(wall), fmt_s(cpu), fmt_s(max(wall - cpu, 0)), fmt_s(net),
+        text = ("- time: `raptor status` over %s hosts takes %s and %s of CPU (user + system, all threads: the "
+                "answers are decoded on one worker a core); round trips take %s in all, and on a loaded machine "
+                "threads wait for a CPU. The XML decoding alone (%s × %.0f µs) is %s." % (
+                    "{:,}".format(big), fmt_s(wall), fmt_s(cpu), fmt_s(net),
                     "{:,}".format(big), parse_us, fmt_s(big * parse_us / 1e6)))
         if shares.get("xr_parse_response"):
             text += (" Of raptor's instructions, %.0f%% are `xr_parse_response` (libxml2's SAX2 `xmlParseDocument` "
@@ -675,7 +675,7 @@ def render(R):
         "median of %d batches of %d; batches %s µs)" % (
             LATENCY_MS, CONCURRENCY, CONCURRENCY, parse["median_us"], "{:,}".format(parse["bytes"]),
             len(parse["batches_us"]), parse["parses_per_batch"], ", ".join("%.0f" % x for x in parse["batches_us"])),
-        "- CPU: user + system time of raptor (rusage from wait4), median",
+        "- CPU: user + system time of raptor, all its threads (rusage from wait4), median",
         "- Velociraptor serial: `vr_baseline.py`, vr.common's `Host(name).get_procs()` for each host in turn (a new "
         "`xmlrpc.client.ServerProxy`, one `supervisor.getAllProcessInfo`, the procs keyed by name, each name parsed), "
         "one Python process; runs: %s" % ", ".join("%d at %s hosts" % (len(R["vr"][n]), "{:,}".format(n)) for n in sizes),
@@ -814,7 +814,7 @@ def render(R):
             lines.append("| %.1f | %s |" % (size / 2**20, site))
         lines.append("")
     st_cpu = med([x["cpu"] for x in R["raptor"][("status", big)]])
-    lines += ["- status over %s hosts: wall %s, CPU %s, of which %s would be the XML parsing alone (%.0f µs a "
+    lines += ["- status over %s hosts: wall %s, CPU %s (all threads), of which %s would be the XML parsing alone (%.0f µs a "
               "host) and %s the round trips if nothing overlapped them" % (
                   "{:,}".format(big), fmt_s(healthy), fmt_s(st_cpu), fmt_s(big * parse["median_us"] / 1e6),
                   parse["median_us"], fmt_s(LATENCY_MS / 1000 * math.ceil(big / CONCURRENCY)))]
