@@ -37,7 +37,8 @@ struct http_result {
 	int failed;	   /* 0: an HTTP 200 with an XML body arrived */
 	long status;	   /* HTTP status, 0 if none */
 	const char *error; /* when failed: the reason in words */
-	struct buf *body;  /* the response body */
+	struct buf *body;  /* the response body: the callback may take its bytes (moving the
+			    * struct and leaving BUF_INIT behind); what is left is freed after it */
 	double seconds;	   /* how long the transfer took */
 };
 

@@ -1199,6 +1199,29 @@ static void count(struct plan *p)
 	}
 }
 
+/* What is known before any instance is read: the span of the desired
+ * squads' port ranges (the only ports ever looked for free, so the hosts'
+ * bitmaps cover no others) and how many instances the reachable hosts hold. */
+static void size_up(struct ctx *c)
+{
+	size_t ninsts = 0;
+
+	c->port_first = 1; /* none: an empty span */
+	c->port_last = 0;
+	for (size_t i = 0; i < c->d->squads.n; i++) {
+		const struct port_range *r = &c->d->squads.v[i].ports;
+
+		if (!i || r->first < c->port_first)
+			c->port_first = r->first;
+		if (!i || r->last > c->port_last)
+			c->port_last = r->last;
+	}
+	for (size_t i = 0; i < c->l->hosts.n; i++)
+		if (c->l->hosts.v[i].reachable)
+			ninsts += c->l->hosts.v[i].nprograms;
+	vec_reserve(&c->insts, ninsts);
+}
+
 void plan_build(struct plan *out, const struct desired *d, const struct live *l)
 {
 	struct ctx c = {.d = d, .l = l, .p = out};
@@ -1210,23 +1233,7 @@ void plan_build(struct plan *out, const struct desired *d, const struct live *l)
 							      l->unchecked.v[i].program)),
 			   (void *)&l->unchecked.v[i]);
 	c.hosts = arena_alloc(&c.tmp, (l->hosts.n ? l->hosts.n : 1) * sizeof(*c.hosts));
-	c.port_first = 1; /* none */
-	for (size_t i = 0; i < d->squads.n; i++) {
-		const struct port_range *r = &d->squads.v[i].ports;
-
-		if (!i || r->first < c.port_first)
-			c.port_first = r->first;
-		if (!i || r->last > c.port_last)
-			c.port_last = r->last;
-	}
-	{
-		size_t ninsts = 0;
-
-		for (size_t i = 0; i < l->hosts.n; i++)
-			if (l->hosts.v[i].reachable)
-				ninsts += l->hosts.v[i].nprograms;
-		vec_reserve(&c.insts, ninsts);
-	}
+	size_up(&c);
 	for (size_t i = 0; i < l->hosts.n; i++) {
 		c.hosts[i].live = &l->hosts.v[i];
 		strmap_put(&c.host_by_name, l->hosts.v[i].name, &c.hosts[i]);
